@@ -1,0 +1,143 @@
+//! What the store reads back.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::{
+    CertificationId, Email, MentorId, MentorStatus, NotificationId, OrgId, OrgSlug, OrgTimeZone,
+    Role, UserId,
+};
+use serde::Serialize;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Org {
+    pub id: OrgId,
+    pub slug: OrgSlug,
+    pub name: String,
+    pub timezone: OrgTimeZone,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub org_id: OrgId,
+    pub email: Email,
+    pub role: Role,
+    /// The mentor this login belongs to (role `mentor`).
+    pub mentor_id: Option<MentorId>,
+    /// What a token's `sub` claim must say to be this user.
+    pub auth_subject: String,
+    /// argon2id PHC string, for dashboard logins.
+    pub password_hash: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("mentor_id", &self.mentor_id)
+            .field("auth_subject", &self.auth_subject)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// Who made a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    User(UserId),
+    System,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertificationRecord {
+    pub id: CertificationId,
+    pub kind: String,
+    pub issued_on: NaiveDate,
+    pub expires_on: NaiveDate,
+}
+
+/// What we last pushed to the public listing for a mentor.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SyncRecord {
+    pub pushed_version: Option<i64>,
+    pub pushed_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MentorRecord {
+    pub id: MentorId,
+    pub org_id: OrgId,
+    pub org_slug: String,
+    pub full_name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub status: MentorStatus,
+    pub status_reason: Option<String>,
+    pub status_changed_at: DateTime<Utc>,
+    pub resume_on: Option<NaiveDate>,
+    pub listed_publicly: bool,
+    pub dynamics_contact_id: Option<Uuid>,
+    pub dynamics_key: Option<String>,
+    pub version: i64,
+    /// The current certification: the one with the latest `expires_on`.
+    pub certification: Option<CertificationRecord>,
+    pub sync: SyncRecord,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryRecord {
+    pub id: i64,
+    pub mentor_id: MentorId,
+    /// `None` for the row that records the mentor's registration.
+    pub from_status: Option<MentorStatus>,
+    pub to_status: MentorStatus,
+    pub reason: Option<String>,
+    pub actor: Actor,
+    /// The acting user's email, when a user acted.
+    pub actor_email: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub id: NotificationId,
+    pub org_id: OrgId,
+    pub recipient_user_id: Option<UserId>,
+    pub recipient_mentor_id: Option<MentorId>,
+    pub kind: String,
+    pub mentor_id: Option<MentorId>,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+/// One page of a keyset-paginated list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T, C> {
+    pub items: Vec<T>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<C>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SchemaStatus {
+    /// Migrations this build ships.
+    pub known: usize,
+    /// Of those, how many the database has applied.
+    pub applied: usize,
+}
+
+impl SchemaStatus {
+    pub fn is_current(&self) -> bool {
+        self.applied == self.known
+    }
+}
