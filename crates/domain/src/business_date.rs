@@ -105,9 +105,15 @@ mod tests {
         // 2026-03-29 starts at 23:00 UTC on the 28th (CET) and ends at 22:00 UTC (CEST).
         let start = Utc.with_ymd_and_hms(2026, 3, 28, 23, 0, 0).unwrap();
         let end = Utc.with_ymd_and_hms(2026, 3, 29, 22, 0, 0).unwrap();
-        assert_eq!(business_date(start - Duration::seconds(1), oslo()), date("2026-03-28"));
+        assert_eq!(
+            business_date(start - Duration::seconds(1), oslo()),
+            date("2026-03-28")
+        );
         assert_eq!(business_date(start, oslo()), date("2026-03-29"));
-        assert_eq!(business_date(end - Duration::seconds(1), oslo()), date("2026-03-29"));
+        assert_eq!(
+            business_date(end - Duration::seconds(1), oslo()),
+            date("2026-03-29")
+        );
         assert_eq!(business_date(end, oslo()), date("2026-03-30"));
         assert_eq!((end - start).num_hours(), 23);
     }
@@ -117,7 +123,10 @@ mod tests {
         let start = Utc.with_ymd_and_hms(2026, 10, 24, 22, 0, 0).unwrap();
         let end = Utc.with_ymd_and_hms(2026, 10, 25, 23, 0, 0).unwrap();
         assert_eq!(business_date(start, oslo()), date("2026-10-25"));
-        assert_eq!(business_date(end - Duration::seconds(1), oslo()), date("2026-10-25"));
+        assert_eq!(
+            business_date(end - Duration::seconds(1), oslo()),
+            date("2026-10-25")
+        );
         assert_eq!(business_date(end, oslo()), date("2026-10-26"));
         assert_eq!((end - start).num_hours(), 25);
     }

@@ -86,7 +86,9 @@ impl FullName {
         let trimmed = raw.trim();
         char_len_between(trimmed, 1, 200, "full_name")?;
         if trimmed.chars().any(char::is_control) {
-            return Err(TextError("full_name must not contain control characters".into()));
+            return Err(TextError(
+                "full_name must not contain control characters".into(),
+            ));
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -100,7 +102,12 @@ text_newtype!(
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, TextError> {
         let value = raw.trim().to_lowercase();
-        let invalid = |why: &str| TextError(format!("`{}` is not a valid email address: {why}", raw.trim()));
+        let invalid = |why: &str| {
+            TextError(format!(
+                "`{}` is not a valid email address: {why}",
+                raw.trim()
+            ))
+        };
         if value.is_empty() {
             return Err(TextError("email must not be empty".into()));
         }
@@ -120,7 +127,11 @@ impl Email {
             return Err(invalid("more than one @"));
         }
         let labels: Vec<&str> = domain.split('.').collect();
-        if labels.len() < 2 || labels.iter().any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-')) {
+        if labels.len() < 2
+            || labels
+                .iter()
+                .any(|l| l.is_empty() || l.starts_with('-') || l.ends_with('-'))
+        {
             return Err(invalid("the domain must look like example.org"));
         }
         Ok(Self(value))
@@ -159,7 +170,10 @@ text_newtype!(
 impl OrgSlug {
     pub fn parse(raw: &str) -> Result<Self, TextError> {
         char_len_between(raw, 2, 40, "slug")?;
-        let starts_alnum = raw.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let starts_alnum = raw
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
         if !starts_alnum
             || !raw
                 .chars()
@@ -192,8 +206,20 @@ mod tests {
 
     #[test]
     fn emails_are_lower_cased_and_shaped() {
-        assert_eq!(Email::parse(" Kari@Example.NO ").unwrap().as_str(), "kari@example.no");
-        for bad in ["", "kari", "kari@", "@example.no", "kari@example", "ka ri@example.no", "a@b@c.no", "kari@-x.no"] {
+        assert_eq!(
+            Email::parse(" Kari@Example.NO ").unwrap().as_str(),
+            "kari@example.no"
+        );
+        for bad in [
+            "",
+            "kari",
+            "kari@",
+            "@example.no",
+            "kari@example",
+            "ka ri@example.no",
+            "a@b@c.no",
+            "kari@-x.no",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad} should be refused");
         }
     }

@@ -183,8 +183,8 @@ pub fn decide(status: MentorStatus, action: &Action, facts: &Facts) -> Result<Tr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
     use MentorStatus::*;
+    use proptest::prelude::*;
 
     fn date(s: &str) -> NaiveDate {
         s.parse().unwrap()
@@ -195,12 +195,19 @@ mod tests {
     }
 
     /// DESIGN.md §1's table, written independently of `decide`: (from, action, certification valid) -> to.
-    fn expected(from: MentorStatus, kind: ActionKind, valid: bool, resume_due: bool) -> Option<MentorStatus> {
+    fn expected(
+        from: MentorStatus,
+        kind: ActionKind,
+        valid: bool,
+        resume_due: bool,
+    ) -> Option<MentorStatus> {
         use ActionKind as A;
         match (from, kind) {
             (Active, A::Pause) => Some(Paused),
             (Paused, A::Resume) => Some(if valid { Active } else { CertificationExpired }),
-            (Paused, A::AutoResume) if resume_due => Some(if valid { Active } else { CertificationExpired }),
+            (Paused, A::AutoResume) if resume_due => {
+                Some(if valid { Active } else { CertificationExpired })
+            }
             (Active, A::Expire) if !valid => Some(CertificationExpired),
             (CertificationExpired, A::RenewCertification) if valid => Some(Active),
             (Active | Paused | CertificationExpired, A::Deactivate) => Some(Inactive),
@@ -211,7 +218,10 @@ mod tests {
 
     fn action_of(kind: ActionKind) -> Action {
         match kind {
-            ActionKind::Pause => Action::Pause { reason: reason(), resume_on: None },
+            ActionKind::Pause => Action::Pause {
+                reason: reason(),
+                resume_on: None,
+            },
             ActionKind::Resume => Action::Resume,
             ActionKind::Deactivate => Action::Deactivate { reason: reason() },
             ActionKind::Reactivate => Action::Reactivate,
@@ -278,12 +288,25 @@ mod tests {
 
     #[test]
     fn pause_needs_a_return_date_after_today() {
-        let facts = Facts { today: date("2026-05-10"), certification_valid: true, resume_on: None };
+        let facts = Facts {
+            today: date("2026-05-10"),
+            certification_valid: true,
+            resume_on: None,
+        };
         for bad in ["2026-05-10", "2026-05-09"] {
-            let action = Action::Pause { reason: reason(), resume_on: Some(date(bad)) };
-            assert!(matches!(decide(Active, &action, &facts), Err(Refusal::ResumeOnNotAfterToday { .. })));
+            let action = Action::Pause {
+                reason: reason(),
+                resume_on: Some(date(bad)),
+            };
+            assert!(matches!(
+                decide(Active, &action, &facts),
+                Err(Refusal::ResumeOnNotAfterToday { .. })
+            ));
         }
-        let action = Action::Pause { reason: reason(), resume_on: Some(date("2026-05-11")) };
+        let action = Action::Pause {
+            reason: reason(),
+            resume_on: Some(date("2026-05-11")),
+        };
         let t = decide(Active, &action, &facts).unwrap();
         assert_eq!(t.resume_on, Some(date("2026-05-11")));
         assert_eq!(t.reason, Some(reason()));
@@ -291,15 +314,31 @@ mod tests {
 
     #[test]
     fn a_renewal_never_lifts_a_manual_pause() {
-        let facts = Facts { today: date("2026-05-10"), certification_valid: true, resume_on: None };
+        let facts = Facts {
+            today: date("2026-05-10"),
+            certification_valid: true,
+            resume_on: None,
+        };
         assert!(decide(Paused, &Action::RenewCertification, &facts).is_err());
-        assert_eq!(decide(CertificationExpired, &Action::RenewCertification, &facts).unwrap().to, Active);
+        assert_eq!(
+            decide(CertificationExpired, &Action::RenewCertification, &facts)
+                .unwrap()
+                .to,
+            Active
+        );
     }
 
     #[test]
     fn resume_of_a_lapsed_mentor_lands_in_certification_expired() {
-        let facts = Facts { today: date("2026-05-10"), certification_valid: false, resume_on: None };
-        assert_eq!(decide(Paused, &Action::Resume, &facts).unwrap().to, CertificationExpired);
+        let facts = Facts {
+            today: date("2026-05-10"),
+            certification_valid: false,
+            resume_on: None,
+        };
+        assert_eq!(
+            decide(Paused, &Action::Resume, &facts).unwrap().to,
+            CertificationExpired
+        );
     }
 
     #[test]

@@ -43,8 +43,14 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     fn create_user(&self, user: NewUser) -> impl Future<Output = StoreResult<User>> + Send;
     /// The user a token's `sub` claim names.
-    fn user_by_subject(&self, subject: &str) -> impl Future<Output = StoreResult<Option<User>>> + Send;
-    fn user_by_email(&self, email: &Email) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+    fn user_by_subject(
+        &self,
+        subject: &str,
+    ) -> impl Future<Output = StoreResult<Option<User>>> + Send;
+    fn user_by_email(
+        &self,
+        email: &Email,
+    ) -> impl Future<Output = StoreResult<Option<User>>> + Send;
 
     // --- mentors ---
 
@@ -64,7 +70,11 @@ pub trait Store: Clone + Send + Sync + 'static {
         emails: Vec<Email>,
     ) -> impl Future<Output = StoreResult<Vec<Email>>> + Send;
     /// One mentor of `org` with its current certification (the latest `expires_on`) and sync state.
-    fn mentor(&self, org: OrgId, id: MentorId) -> impl Future<Output = StoreResult<MentorRecord>> + Send;
+    fn mentor(
+        &self,
+        org: OrgId,
+        id: MentorId,
+    ) -> impl Future<Output = StoreResult<MentorRecord>> + Send;
     /// Mentors of `org` ordered by name then id, `limit` at most, after `cursor`.
     /// `today` is the business date that `expiring_within_days` counts from.
     fn list_mentors(
@@ -117,13 +127,14 @@ pub trait Store: Clone + Send + Sync + 'static {
     // --- idempotency keys of API requests ---
 
     /// Claim `key` for `user` by inserting it first. A finished request replays; another fingerprint
-    /// under the same key is a mismatch; a claim older than `stale_before` that never finished is taken over.
+    /// under the same key is a mismatch; a claim that never finished and is older than `stale_after`
+    /// (by the database's clock, which also stamped it) is taken over.
     fn idempotency_begin(
         &self,
         user: UserId,
         key: &str,
         fingerprint: &str,
-        stale_before: DateTime<Utc>,
+        stale_after: chrono::Duration,
     ) -> impl Future<Output = StoreResult<IdempotencyBegin>> + Send;
     fn idempotency_complete(
         &self,
@@ -132,5 +143,9 @@ pub trait Store: Clone + Send + Sync + 'static {
         response: StoredResponse,
     ) -> impl Future<Output = StoreResult<()>> + Send;
     /// Forget an unfinished claim (the request failed in a way the client may retry).
-    fn idempotency_abandon(&self, user: UserId, key: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    fn idempotency_abandon(
+        &self,
+        user: UserId,
+        key: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 }

@@ -41,7 +41,10 @@ impl std::fmt::Debug for User {
             .field("role", &self.role)
             .field("mentor_id", &self.mentor_id)
             .field("auth_subject", &self.auth_subject)
-            .field("password_hash", &self.password_hash.as_ref().map(|_| "[redacted]"))
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "[redacted]"),
+            )
             .finish()
     }
 }

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use domain::{
-    CertificationPeriod, Email, FullName, MentorId, MentorStatus, OrgId, OrgSlug, OrgTimeZone, Phone,
-    Role, Transition, UserId,
+    CertificationPeriod, Email, FullName, MentorId, MentorStatus, OrgId, OrgSlug, OrgTimeZone,
+    Phone, Role, Transition, UserId,
 };
 use uuid::Uuid;
 
@@ -35,7 +35,10 @@ impl std::fmt::Debug for NewUser {
             .field("role", &self.role)
             .field("mentor_id", &self.mentor_id)
             .field("auth_subject", &self.auth_subject)
-            .field("password_hash", &self.password_hash.as_ref().map(|_| "[redacted]"))
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "[redacted]"),
+            )
             .finish()
     }
 }
@@ -101,9 +104,9 @@ pub struct NewNotification {
 }
 
 /// One unit of work on one mentor: compare-and-set on `expected_status` and `expected_version`, then
-/// the optional certification, the optional transition with its history and outbox rows, and the
-/// notifications, all in one transaction. A change without transition still bumps the version, so a
-/// concurrent decision based on the old facts loses its compare-and-set.
+/// the optional certification, the optional transition with its history row, an outbox row for the
+/// new version, and the notifications, all in one transaction. A change without transition still
+/// bumps the version, so a concurrent decision based on the old facts loses its compare-and-set.
 #[derive(Debug, Clone)]
 pub struct MentorChange {
     pub org: OrgId,

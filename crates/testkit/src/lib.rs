@@ -123,7 +123,10 @@ mod tests {
             with_database("postgres://u:p@h/db?sslmode=disable", "t2"),
             "postgres://u:p@h/t2?sslmode=disable"
         );
-        assert_eq!(with_database("postgres://h:5432", "t3"), "postgres://h:5432/t3");
+        assert_eq!(
+            with_database("postgres://h:5432", "t3"),
+            "postgres://h:5432/t3"
+        );
     }
 
     #[test]
@@ -136,7 +139,10 @@ mod tests {
     async fn a_test_database_exists_until_dropped() {
         let db = TestDatabase::create().await;
         let mut conn = PgConnection::connect(db.url()).await.unwrap();
-        let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&mut conn).await.unwrap();
+        let one: i32 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
         assert_eq!(one, 1);
         conn.close().await.unwrap();
         let name = db.name().to_owned();

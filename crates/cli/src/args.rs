@@ -1,0 +1,218 @@
+//! The command line, as DESIGN.md §4 defines it.
+
+use std::path::PathBuf;
+
+use chrono::Duration;
+use clap::{Args, Parser, Subcommand};
+use domain::{Email, MentorId, OrgSlug, OrgTimeZone, Role};
+
+use crate::ttl::parse_ttl;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mentor-status",
+    version,
+    about = "The source of truth for peer mentors' availability",
+    after_help = "Configuration: a TOML file (--config, default ./mentor-status.toml if present) and \
+                  MENTOR_STATUS__SECTION__KEY environment variables, which win. \
+                  The token signing secret comes only from MENTOR_STATUS__AUTH__JWT_SECRET.\n\
+                  Exit codes: 0 success, 1 the work failed, 2 usage or configuration error."
+)]
+pub struct Cli {
+    /// Configuration file [default: ./mentor-status.toml if present]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Print one JSON object on standard output instead of human-readable text
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the JSON API until SIGINT or SIGTERM (the database schema must be current)
+    Serve,
+    /// Apply pending database migrations (safe to run again)
+    Migrate,
+    /// Manage organisations
+    #[command(subcommand)]
+    Orgs(OrgsCommand),
+    /// Manage logins
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Import data from files
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgsCommand {
+    /// Create an organisation
+    Add(OrgsAdd),
+}
+
+#[derive(Debug, Args)]
+pub struct OrgsAdd {
+    /// Short name used in commands and URLs: a-z, 0-9, - and _ (2–40 characters)
+    #[arg(long, value_parser = parse_slug)]
+    pub slug: OrgSlug,
+    /// Display name
+    #[arg(long)]
+    pub name: String,
+    /// IANA time zone the organisation's business dates are counted in
+    #[arg(long, default_value = OrgTimeZone::DEFAULT_NAME, value_parser = OrgTimeZone::parse)]
+    pub timezone: OrgTimeZone,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a login in an organisation
+    Add(UsersAdd),
+    /// Mint an API token for a user and print it (nothing else) on standard output
+    Token(UsersToken),
+}
+
+#[derive(Debug, Args)]
+pub struct UsersAdd {
+    /// Slug of the user's organisation
+    #[arg(long, value_parser = parse_slug)]
+    pub org: OrgSlug,
+    #[arg(long, value_parser = parse_email)]
+    pub email: Email,
+    /// What the user may do: coordinator (manages mentors), admin, or mentor (their own status)
+    #[arg(long, value_parser = parse_role)]
+    pub role: Role,
+    /// For --role mentor: the id of the mentor this login speaks for
+    #[arg(long, value_name = "ID")]
+    pub mentor: Option<MentorId>,
+    /// Read a password for dashboard logins from standard input (at least 12 characters;
+    /// one trailing newline is removed)
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UsersToken {
+    #[arg(long, value_parser = parse_email)]
+    pub email: Email,
+    /// How long the token is valid: a number and a unit, e.g. 30m, 1h, 7d (at most 30d)
+    #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+    pub ttl: Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Register mentors from a CSV file: all rows or none
+    #[command(after_help = crate::mentor_csv::COLUMNS_HELP)]
+    Mentors(ImportMentors),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportMentors {
+    /// The CSV file (UTF-8, comma-separated, first line is the header)
+    #[arg(value_name = "FILE.csv")]
+    pub file: PathBuf,
+    /// Slug of the organisation the mentors belong to
+    #[arg(long, value_parser = parse_slug)]
+    pub org: OrgSlug,
+    /// Check every row and report what would be imported, without writing anything
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+fn parse_slug(raw: &str) -> Result<OrgSlug, String> {
+    OrgSlug::parse(raw).map_err(|e| e.to_string())
+}
+
+fn parse_email(raw: &str) -> Result<Email, String> {
+    Email::parse(raw).map_err(|e| e.to_string())
+}
+
+fn parse_role(raw: &str) -> Result<Role, String> {
+    raw.parse()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_go_anywhere() {
+        let cli = Cli::try_parse_from([
+            "mentor-status",
+            "users",
+            "token",
+            "--email",
+            "Kari@Example.no",
+            "--json",
+            "--config",
+            "x.toml",
+        ])
+        .unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.config, Some(PathBuf::from("x.toml")));
+        let Command::Users(UsersCommand::Token(token)) = cli.command else {
+            panic!("parsed as another command");
+        };
+        assert_eq!(token.email.as_str(), "kari@example.no");
+        assert_eq!(token.ttl, Duration::hours(1));
+    }
+
+    #[test]
+    fn invalid_values_are_usage_errors() {
+        for args in [
+            &[
+                "mentor-status",
+                "orgs",
+                "add",
+                "--slug",
+                "HLF",
+                "--name",
+                "x",
+            ][..],
+            &[
+                "mentor-status",
+                "orgs",
+                "add",
+                "--slug",
+                "hlf",
+                "--name",
+                "x",
+                "--timezone",
+                "Mars/Base",
+            ],
+            &[
+                "mentor-status",
+                "users",
+                "add",
+                "--org",
+                "hlf",
+                "--email",
+                "a@b.no",
+                "--role",
+                "boss",
+            ],
+            &[
+                "mentor-status",
+                "users",
+                "token",
+                "--email",
+                "a@b.no",
+                "--ttl",
+                "31d",
+            ],
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! `mentor-status serve`: the JSON API until SIGINT or SIGTERM.
+
+use std::sync::Arc;
+
+use domain::SystemClock;
+use engine::Engine;
+use store::Store;
+use tokio::net::TcpListener;
+use web::auth::TokenKeys;
+
+use super::Outcome;
+use crate::config::Config;
+use crate::error::CliError;
+
+pub async fn run<S: Store>(config: &Config, store: S) -> Result<Outcome, CliError> {
+    let tokens = TokenKeys::from_secret(config.require_jwt_secret()?).map_err(CliError::usage)?;
+    let shutdown = shutdown_signal()?;
+    let listener = TcpListener::bind(&config.http.bind)
+        .await
+        .map_err(|e| CliError::failed(format!("cannot listen on {}: {e}", config.http.bind)))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| CliError::failed(format!("cannot read the listening address: {e}")))?;
+    let app = web::app(Engine::new(store, Arc::new(SystemClock)), tokens);
+    tracing::info!(%address, "listening on http://{address}");
+    web::serve(listener, app, shutdown)
+        .await
+        .map_err(|e| CliError::failed(format!("the server stopped with an error: {e}")))?;
+    tracing::info!("stopped");
+    Ok(Outcome::Quiet)
+}
+
+/// Completes on the first SIGINT (Ctrl-C) or SIGTERM (what service managers and container
+/// runtimes send), after which the server finishes in-flight requests and stops.
+/// The handlers are installed now, so a signal that arrives while starting up is not lost.
+fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, CliError> {
+    #[cfg(unix)]
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| CliError::failed(format!("cannot install the SIGTERM handler: {e}")))?;
+    Ok(async move {
+        #[cfg(unix)]
+        let terminated = terminate.recv();
+        #[cfg(not(unix))]
+        let terminated = std::future::pending::<Option<()>>();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received; finishing in-flight requests"),
+            _ = terminated => tracing::info!("SIGTERM received; finishing in-flight requests"),
+        }
+    })
+}

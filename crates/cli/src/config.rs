@@ -1,0 +1,313 @@
+//! Configuration: one TOML file plus `MENTOR_STATUS__SECTION__KEY` environment variables (the
+//! environment wins). Secrets come from the environment only and never appear in `Debug` output,
+//! logs or error messages.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use crate::error::CliError;
+
+/// Prefix of every configuration environment variable; `__` separates sections from keys.
+pub const ENV_PREFIX: &str = "MENTOR_STATUS__";
+/// The file read when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "mentor-status.toml";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/mentor-status.db";
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+/// `serve` reports what it does; one-shot commands print their result and log only trouble.
+pub const DEFAULT_SERVE_LOG_LEVEL: &str = "info";
+pub const DEFAULT_COMMAND_LOG_LEVEL: &str = "warn";
+/// HS256 needs a key at least as long as its output.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// The environment variable that carries the token signing secret.
+pub const JWT_SECRET_ENV: &str = "MENTOR_STATUS__AUTH__JWT_SECRET";
+/// The figment key of the signing secret (the env variable name after the prefix, split on `__`).
+const JWT_SECRET_KEY: &str = "auth.jwt_secret";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_database_url")]
+    pub database_url: DatabaseUrl,
+    #[serde(default = "default_max_connections")]
+    pub database_max_connections: u32,
+    #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address and port `serve` listens on.
+    #[serde(default = "default_bind")]
+    pub bind: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            bind: default_bind(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Signs and verifies API tokens (HS256). Read from [`JWT_SECRET_ENV`] only, never from the file,
+    /// so it is not deserialized: `load` fills it in.
+    #[serde(skip)]
+    pub jwt_secret: Option<SecretString>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    #[serde(default)]
+    pub format: LogFormat,
+    /// A `RUST_LOG`-style filter: `info`, or `info,sqlx=warn`. Unset: [`DEFAULT_SERVE_LOG_LEVEL`]
+    /// for `serve`, [`DEFAULT_COMMAND_LOG_LEVEL`] for the other commands.
+    #[serde(default)]
+    pub level: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+fn default_database_url() -> DatabaseUrl {
+    DatabaseUrl(DEFAULT_DATABASE_URL.to_owned())
+}
+
+fn default_max_connections() -> u32 {
+    DEFAULT_MAX_CONNECTIONS
+}
+
+fn default_bind() -> String {
+    DEFAULT_BIND.to_owned()
+}
+
+impl Config {
+    /// Read the file at `explicit_path` (which must exist), or `./mentor-status.toml` when present,
+    /// then the environment; check what every command needs (a supported database URL).
+    pub fn load(explicit_path: Option<&Path>) -> Result<Config, CliError> {
+        let file = match explicit_path {
+            Some(path) if !path.is_file() => {
+                return Err(CliError::usage(format!(
+                    "configuration file {} does not exist",
+                    path.display()
+                )));
+            }
+            Some(path) => Some(path.to_path_buf()),
+            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.is_file()),
+        };
+        let mut figment = Figment::new();
+        if let Some(path) = &file {
+            let from_file = Figment::from(Toml::file_exact(path));
+            if from_file.find_value(JWT_SECRET_KEY).is_ok() {
+                return Err(CliError::usage(format!(
+                    "{} sets auth.jwt_secret; secrets are not read from the configuration file. \
+                     Remove it there and set the environment variable {JWT_SECRET_ENV} instead",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(from_file);
+        }
+        // The secret is taken raw from the environment below: figment would parse a value such as
+        // `123…` as a number and quote it in its type error.
+        figment = figment.merge(environment().ignore(&[JWT_SECRET_KEY]));
+        let mut config: Config = figment.extract().map_err(|e| {
+            let mut message = String::from("invalid configuration:");
+            for error in e {
+                message.push_str("\n  ");
+                message.push_str(&error.to_string());
+            }
+            CliError::usage(message)
+        })?;
+        config.auth.jwt_secret = environment()
+            .only(&[JWT_SECRET_KEY])
+            .iter()
+            .next()
+            .map(|(_, value)| SecretString::from(value));
+        config.database_url.backend()?;
+        if config.database_max_connections == 0 {
+            return Err(CliError::usage(
+                "database_max_connections must be at least 1",
+            ));
+        }
+        Ok(config)
+    }
+
+    /// The token signing secret; `serve` and `users token` cannot work without it.
+    pub fn require_jwt_secret(&self) -> Result<&SecretString, CliError> {
+        let secret = self.auth.jwt_secret.as_ref().ok_or_else(|| {
+            CliError::usage(format!(
+                "no token signing secret: set the environment variable {JWT_SECRET_ENV} \
+                 to a random value of at least {MIN_JWT_SECRET_BYTES} bytes \
+                 (for example: openssl rand -base64 48)"
+            ))
+        })?;
+        let len = secret.expose_secret().len();
+        if len < MIN_JWT_SECRET_BYTES {
+            return Err(CliError::usage(format!(
+                "{JWT_SECRET_ENV} is {len} bytes long; it must be at least {MIN_JWT_SECRET_BYTES} bytes"
+            )));
+        }
+        Ok(secret)
+    }
+
+    /// `message` with every secret this configuration holds masked, for anything shown to a person.
+    pub fn redact(&self, message: &str) -> String {
+        let mut redacted = message.to_owned();
+        if let Some(password) = self.database_url.password() {
+            redacted = redacted.replace(password, "***");
+        }
+        if let Some(secret) = &self.auth.jwt_secret {
+            let secret = secret.expose_secret();
+            if !secret.is_empty() {
+                redacted = redacted.replace(secret, "***");
+            }
+        }
+        redacted
+    }
+}
+
+fn environment() -> Env {
+    Env::prefixed(ENV_PREFIX).split("__")
+}
+
+/// Which store implementation a database URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+}
+
+/// A database connection URL. It may carry a password, so `Debug` and `Display` mask it.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The full URL, password included: only for connecting.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn backend(&self) -> Result<Backend, CliError> {
+        let scheme = self.0.split_once("://").map(|(scheme, _)| scheme);
+        match scheme {
+            Some("postgres" | "postgresql") => Ok(Backend::Postgres),
+            Some("sqlite") => Err(CliError::usage(format!(
+                "database_url is {self}, but SQLite support is coming in a later release; \
+                 this release needs PostgreSQL. Set database_url = \"postgres://…\" in the \
+                 configuration file or the environment variable {ENV_PREFIX}DATABASE_URL"
+            ))),
+            _ => Err(CliError::usage(format!(
+                "database_url {self} is not a postgres:// or postgresql:// URL. Set \
+                 database_url = \"postgres://…\" in the configuration file or the environment \
+                 variable {ENV_PREFIX}DATABASE_URL"
+            ))),
+        }
+    }
+
+    /// The password between `user:` and `@`, if the URL has one.
+    fn password(&self) -> Option<&str> {
+        let (_, rest) = self.0.split_once("://")?;
+        let authority = rest.split(['/', '?']).next()?;
+        let (credentials, _) = authority.rsplit_once('@')?;
+        let (_, password) = credentials.split_once(':')?;
+        Some(password).filter(|p| !p.is_empty())
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.password() {
+            Some(password) => f.write_str(&self.0.replacen(password, "***", 1)),
+            None => f.write_str(&self.0),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> DatabaseUrl {
+        DatabaseUrl(s.to_owned())
+    }
+
+    #[test]
+    fn database_url_hides_its_password() {
+        let with_password = url("postgres://app:s3cr%40t@db.example.org:5432/mentor_status");
+        assert_eq!(
+            with_password.to_string(),
+            "postgres://app:***@db.example.org:5432/mentor_status"
+        );
+        assert!(!format!("{with_password:?}").contains("s3cr"));
+        let without = url("postgres://postgres@127.0.0.1/mentor_status");
+        assert_eq!(
+            without.to_string(),
+            "postgres://postgres@127.0.0.1/mentor_status"
+        );
+        // An `@` in the path is not a credentials separator.
+        assert_eq!(url("postgres://h/db?options=a@b").password(), None);
+    }
+
+    #[test]
+    fn only_postgres_urls_are_supported_for_now() {
+        assert_eq!(url("postgres://h/db").backend().unwrap(), Backend::Postgres);
+        assert_eq!(
+            url("postgresql://h/db").backend().unwrap(),
+            Backend::Postgres
+        );
+        let sqlite = url(DEFAULT_DATABASE_URL).backend().unwrap_err();
+        assert_eq!(sqlite.exit_code(), 2);
+        assert!(
+            sqlite.to_string().contains("SQLite support is coming"),
+            "{sqlite}"
+        );
+        assert!(url("mysql://h/db").backend().is_err());
+    }
+
+    #[test]
+    fn secrets_are_masked_in_messages_and_debug_output() {
+        let config = Config {
+            database_url: url("postgres://app:dbpass@h/db"),
+            database_max_connections: 1,
+            http: HttpConfig::default(),
+            auth: AuthConfig {
+                jwt_secret: Some(SecretString::from("a-signing-secret-of-32-bytes-or-more")),
+            },
+            log: LogConfig::default(),
+        };
+        let message = "failed: dbpass and a-signing-secret-of-32-bytes-or-more";
+        assert_eq!(config.redact(message), "failed: *** and ***");
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("dbpass") && !debug.contains("a-signing-secret"),
+            "{debug}"
+        );
+    }
+}

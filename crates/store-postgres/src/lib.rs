@@ -1,0 +1,238 @@
+//! The PostgreSQL backend of the mentor-status [`Store`]: the production database, shared safely by several
+//! instances. SQL lives here and only here; every write method is one transaction.
+
+mod appends;
+mod changes;
+mod error;
+mod history;
+mod idempotency;
+mod mentors;
+mod notifications;
+mod orgs_users;
+mod page;
+mod rows;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::{Email, MentorId, NotificationId, OrgId, OrgSlug, UserId};
+use sqlx::PgPool;
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::postgres::PgPoolOptions;
+use store::{
+    Actor, HistoryRecord, IdempotencyBegin, MentorChange, MentorCursor, MentorFilter, MentorPatch,
+    MentorRecord, NewMentor, NewOrg, NewUser, Notification, Org, Page, SchemaStatus, Store,
+    StoreError, StoreResult, StoredResponse, User,
+};
+
+use crate::error::db_err;
+
+/// How long a request waits for a pooled connection before the database counts as unavailable.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The migrations of this backend, embedded at compile time.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// A handle to the database; cloning shares the pool.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Open a pool of at most `max_connections` and check that the server answers. Any failure is
+    /// `Unavailable`; the error names the cause, never the URL (it may hold a password).
+    pub async fn connect(url: &str, max_connections: u32) -> Result<PgStore, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            // Fail fast when the server is down: callers (readiness, requests) should answer, not hang.
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        Ok(Self::from_pool(pool))
+    }
+
+    pub fn from_pool(pool: PgPool) -> PgStore {
+        PgStore { pool }
+    }
+
+    /// The pool, for jobs that need Postgres-specific features (LISTEN/NOTIFY, SKIP LOCKED claims).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+fn migrate_err(err: MigrateError) -> StoreError {
+    match err {
+        MigrateError::Execute(e) => db_err(e),
+        other => StoreError::Other(Box::new(other)),
+    }
+}
+
+impl Store for PgStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        // The migrator holds an advisory lock, so instances starting together apply each migration once.
+        MIGRATOR.run(&self.pool).await.map_err(migrate_err)?;
+        tracing::info!(
+            migrations = MIGRATOR.iter().count(),
+            "database schema is current"
+        );
+        Ok(())
+    }
+
+    async fn schema_status(&self) -> StoreResult<SchemaStatus> {
+        let known: Vec<i64> = MIGRATOR
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .map(|m| m.version)
+            .collect();
+        // A database that was never migrated has no migrations table: nothing applied, not an error.
+        let has_table: bool =
+            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)?;
+        let applied: Vec<i64> = if has_table {
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?
+        } else {
+            Vec::new()
+        };
+        Ok(SchemaStatus {
+            known: known.len(),
+            applied: applied.iter().filter(|v| known.contains(v)).count(),
+        })
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn create_org(&self, org: NewOrg) -> StoreResult<Org> {
+        orgs_users::create_org(&self.pool, org).await
+    }
+
+    async fn org(&self, id: OrgId) -> StoreResult<Org> {
+        orgs_users::org(&self.pool, id).await
+    }
+
+    async fn org_by_slug(&self, slug: &OrgSlug) -> StoreResult<Option<Org>> {
+        orgs_users::org_by_slug(&self.pool, slug).await
+    }
+
+    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        orgs_users::create_user(&self.pool, user).await
+    }
+
+    async fn user_by_subject(&self, subject: &str) -> StoreResult<Option<User>> {
+        orgs_users::user_by_subject(&self.pool, subject).await
+    }
+
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
+        orgs_users::user_by_email(&self.pool, email).await
+    }
+
+    async fn create_mentors(
+        &self,
+        org: OrgId,
+        actor: Actor,
+        mentors: Vec<NewMentor>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<MentorId>> {
+        mentors::create_mentors(&self.pool, org, actor, mentors, at).await
+    }
+
+    async fn existing_mentor_emails(
+        &self,
+        org: OrgId,
+        emails: Vec<Email>,
+    ) -> StoreResult<Vec<Email>> {
+        mentors::existing_mentor_emails(&self.pool, org, emails).await
+    }
+
+    async fn mentor(&self, org: OrgId, id: MentorId) -> StoreResult<MentorRecord> {
+        mentors::mentor(&self.pool, org, id).await
+    }
+
+    async fn list_mentors(
+        &self,
+        org: OrgId,
+        filter: MentorFilter,
+        today: NaiveDate,
+        limit: u32,
+        cursor: Option<MentorCursor>,
+    ) -> StoreResult<Page<MentorRecord, MentorCursor>> {
+        mentors::list_mentors(&self.pool, org, filter, today, limit, cursor).await
+    }
+
+    async fn update_mentor(
+        &self,
+        org: OrgId,
+        id: MentorId,
+        patch: MentorPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        mentors::update_mentor(&self.pool, org, id, patch, at).await
+    }
+
+    async fn apply_change(&self, change: MentorChange) -> StoreResult<()> {
+        changes::apply_change(&self.pool, change).await
+    }
+
+    async fn history(
+        &self,
+        org: OrgId,
+        mentor: MentorId,
+        limit: u32,
+        before: Option<i64>,
+    ) -> StoreResult<Page<HistoryRecord, i64>> {
+        history::history(&self.pool, org, mentor, limit, before).await
+    }
+
+    async fn notifications(
+        &self,
+        user: &User,
+        unread_only: bool,
+        limit: u32,
+        before: Option<NotificationId>,
+    ) -> StoreResult<Page<Notification, NotificationId>> {
+        notifications::notifications(&self.pool, user, unread_only, limit, before).await
+    }
+
+    async fn mark_notification_read(
+        &self,
+        user: &User,
+        id: NotificationId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Notification> {
+        notifications::mark_read(&self.pool, user, id, at).await
+    }
+
+    async fn idempotency_begin(
+        &self,
+        user: UserId,
+        key: &str,
+        fingerprint: &str,
+        stale_after: chrono::Duration,
+    ) -> StoreResult<IdempotencyBegin> {
+        idempotency::begin(&self.pool, user, key, fingerprint, stale_after).await
+    }
+
+    async fn idempotency_complete(
+        &self,
+        user: UserId,
+        key: &str,
+        response: StoredResponse,
+    ) -> StoreResult<()> {
+        idempotency::complete(&self.pool, user, key, response).await
+    }
+
+    async fn idempotency_abandon(&self, user: UserId, key: &str) -> StoreResult<()> {
+        idempotency::abandon(&self.pool, user, key).await
+    }
+}

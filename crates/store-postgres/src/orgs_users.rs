@@ -1,0 +1,102 @@
+//! Organisations (tenants) and the users who log in to them.
+
+use domain::{Email, OrgId, OrgSlug, UserId};
+use sqlx::PgPool;
+use store::{NewOrg, NewUser, Org, StoreError, StoreResult, User};
+
+use crate::error::db_err;
+use crate::rows::{OrgRow, USER_COLUMNS, UserRow};
+
+pub(crate) async fn create_org(pool: &PgPool, org: NewOrg) -> StoreResult<Org> {
+    let row: OrgRow = sqlx::query_as(
+        "INSERT INTO organisations (id, slug, name, timezone) VALUES ($1, $2, $3, $4) \
+         RETURNING id, slug, name, timezone, created_at",
+    )
+    .bind(OrgId::new().0)
+    .bind(org.slug.as_str())
+    .bind(&org.name)
+    .bind(org.timezone.name())
+    .fetch_one(pool)
+    .await
+    .map_err(db_err)?;
+    row.try_into()
+}
+
+pub(crate) async fn org(pool: &PgPool, id: OrgId) -> StoreResult<Org> {
+    let row: Option<OrgRow> = sqlx::query_as(
+        "SELECT id, slug, name, timezone, created_at FROM organisations WHERE id = $1",
+    )
+    .bind(id.0)
+    .fetch_optional(pool)
+    .await
+    .map_err(db_err)?;
+    row.ok_or(StoreError::not_found("organisation"))?.try_into()
+}
+
+pub(crate) async fn org_by_slug(pool: &PgPool, slug: &OrgSlug) -> StoreResult<Option<Org>> {
+    let row: Option<OrgRow> = sqlx::query_as(
+        "SELECT id, slug, name, timezone, created_at FROM organisations WHERE slug = $1",
+    )
+    .bind(slug.as_str())
+    .fetch_optional(pool)
+    .await
+    .map_err(db_err)?;
+    row.map(Org::try_from).transpose()
+}
+
+pub(crate) async fn create_user(pool: &PgPool, user: NewUser) -> StoreResult<User> {
+    let id = UserId::new();
+    let subject = user.auth_subject.unwrap_or_else(|| id.to_string());
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    // A login may only speak for a mentor of its own organisation; the foreign key alone cannot say that.
+    if let Some(mentor) = user.mentor_id {
+        let same_org: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM mentors WHERE id = $1 AND org_id = $2 FOR KEY SHARE")
+                .bind(mentor.0)
+                .bind(user.org_id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        if same_org.is_none() {
+            return Err(StoreError::not_found("mentor"));
+        }
+    }
+    let row: UserRow = sqlx::query_as(&format!(
+        "INSERT INTO users (id, org_id, email, role, mentor_id, auth_subject, password_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {USER_COLUMNS}"
+    ))
+    .bind(id.0)
+    .bind(user.org_id.0)
+    .bind(user.email.as_str())
+    .bind(user.role.as_str())
+    .bind(user.mentor_id.map(|m| m.0))
+    .bind(&subject)
+    .bind(&user.password_hash)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
+    row.try_into()
+}
+
+pub(crate) async fn user_by_subject(pool: &PgPool, subject: &str) -> StoreResult<Option<User>> {
+    let row: Option<UserRow> = sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE auth_subject = $1"
+    ))
+    .bind(subject)
+    .fetch_optional(pool)
+    .await
+    .map_err(db_err)?;
+    row.map(User::try_from).transpose()
+}
+
+pub(crate) async fn user_by_email(pool: &PgPool, email: &Email) -> StoreResult<Option<User>> {
+    let row: Option<UserRow> = sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+    ))
+    .bind(email.as_str())
+    .fetch_optional(pool)
+    .await
+    .map_err(db_err)?;
+    row.map(User::try_from).transpose()
+}

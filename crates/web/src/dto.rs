@@ -1,0 +1,190 @@
+//! JSON shapes of DESIGN.md §4. Field names are a contract: add, never rename.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::{CertificationId, MentorId, MentorStatus, NotificationId, days_left};
+use engine::MentorSnapshot;
+use serde::Serialize;
+use store::{Actor, HistoryRecord, MentorRecord, Notification, User};
+use uuid::Uuid;
+
+#[derive(Serialize)]
+pub(crate) struct List<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct CertificationDto {
+    pub id: CertificationId,
+    pub kind: String,
+    pub issued_on: NaiveDate,
+    pub expires_on: NaiveDate,
+    /// Calendar days from the organisation's today to the last valid day; negative once lapsed.
+    pub days_left: i64,
+}
+
+#[derive(Serialize)]
+pub(crate) struct SyncDto {
+    /// `in_sync`, `pending` or `unlinked` (a later release adds failure states).
+    pub state: &'static str,
+    pub pushed_version: Option<i64>,
+    pub pushed_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct MentorDto {
+    pub id: MentorId,
+    pub org: String,
+    pub full_name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub status: MentorStatus,
+    pub status_reason: Option<String>,
+    pub status_changed_at: DateTime<Utc>,
+    pub resume_on: Option<NaiveDate>,
+    pub listed_publicly: bool,
+    pub dynamics_contact_id: Option<Uuid>,
+    pub dynamics_key: Option<String>,
+    pub version: i64,
+    pub certification: Option<CertificationDto>,
+    pub sync: SyncDto,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl MentorDto {
+    pub fn new(mentor: MentorRecord, today: NaiveDate) -> Self {
+        let linked = mentor.dynamics_contact_id.is_some() || mentor.dynamics_key.is_some();
+        let state = if !linked {
+            "unlinked"
+        } else if mentor.sync.pushed_version == Some(mentor.version) {
+            "in_sync"
+        } else {
+            "pending"
+        };
+        MentorDto {
+            id: mentor.id,
+            org: mentor.org_slug,
+            full_name: mentor.full_name,
+            email: mentor.email,
+            phone: mentor.phone,
+            status: mentor.status,
+            status_reason: mentor.status_reason,
+            status_changed_at: mentor.status_changed_at,
+            resume_on: mentor.resume_on,
+            listed_publicly: mentor.listed_publicly,
+            dynamics_contact_id: mentor.dynamics_contact_id,
+            dynamics_key: mentor.dynamics_key,
+            version: mentor.version,
+            certification: mentor.certification.map(|c| CertificationDto {
+                days_left: days_left(c.expires_on, today),
+                id: c.id,
+                kind: c.kind,
+                issued_on: c.issued_on,
+                expires_on: c.expires_on,
+            }),
+            sync: SyncDto {
+                state,
+                pushed_version: mentor.sync.pushed_version,
+                pushed_at: mentor.sync.pushed_at,
+                last_error: mentor.sync.last_error,
+            },
+            created_at: mentor.created_at,
+            updated_at: mentor.updated_at,
+        }
+    }
+}
+
+impl From<MentorSnapshot> for MentorDto {
+    fn from(s: MentorSnapshot) -> Self {
+        MentorDto::new(s.mentor, s.today)
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct ActorDto {
+    /// `user` or `system`.
+    pub kind: &'static str,
+    pub user_id: Option<Uuid>,
+    pub email: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct HistoryDto {
+    pub id: i64,
+    pub from_status: Option<MentorStatus>,
+    pub to_status: MentorStatus,
+    pub reason: Option<String>,
+    pub actor: ActorDto,
+    pub occurred_at: DateTime<Utc>,
+}
+
+impl From<HistoryRecord> for HistoryDto {
+    fn from(h: HistoryRecord) -> Self {
+        let actor = match h.actor {
+            Actor::User(id) => ActorDto {
+                kind: "user",
+                user_id: Some(id.0),
+                email: h.actor_email,
+            },
+            Actor::System => ActorDto {
+                kind: "system",
+                user_id: None,
+                email: None,
+            },
+        };
+        HistoryDto {
+            id: h.id,
+            from_status: h.from_status,
+            to_status: h.to_status,
+            reason: h.reason,
+            actor,
+            occurred_at: h.occurred_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct NotificationDto {
+    pub id: NotificationId,
+    pub kind: String,
+    pub mentor_id: Option<MentorId>,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+impl From<Notification> for NotificationDto {
+    fn from(n: Notification) -> Self {
+        NotificationDto {
+            id: n.id,
+            kind: n.kind,
+            mentor_id: n.mentor_id,
+            payload: n.payload,
+            created_at: n.created_at,
+            read_at: n.read_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct MeDto {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub email: String,
+    pub role: domain::Role,
+    pub mentor: Option<MentorDto>,
+}
+
+impl MeDto {
+    pub fn new(user: &User, mentor: Option<MentorSnapshot>) -> Self {
+        MeDto {
+            id: user.id.0,
+            org_id: user.org_id.0,
+            email: user.email.to_string(),
+            role: user.role,
+            mentor: mentor.map(MentorDto::from),
+        }
+    }
+}

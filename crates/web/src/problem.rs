@@ -1,0 +1,176 @@
+//! One error type for the whole API, answered as RFC 9457 `application/problem+json`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use domain::MentorStatus;
+use engine::{EngineError, FieldError, refusal_is_invalid_input};
+use serde::Serialize;
+use store::StoreError;
+
+pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request cannot be read at all (malformed JSON, bad header).
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// Unknown id, or an id of another organisation: the same answer, so existence never leaks.
+    #[error("not found")]
+    NotFound,
+    /// The transition table refused the action.
+    #[error("{detail}")]
+    Refused {
+        detail: String,
+        current_status: MentorStatus,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("the database is unavailable")]
+    Unavailable(#[source] StoreError),
+    /// Anything we did not expect: logged with its cause, answered opaquely.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Self {
+        ApiError::Invalid(vec![FieldError::new(field, message)])
+    }
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<&'a [FieldError]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_status: Option<MentorStatus>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, kind, title) = match &self {
+            ApiError::BadRequest(_) => (
+                StatusCode::BAD_REQUEST,
+                "/problems/malformed-request",
+                "Malformed request",
+            ),
+            ApiError::Unauthorized(_) => (
+                StatusCode::UNAUTHORIZED,
+                "/problems/unauthorized",
+                "Authentication required",
+            ),
+            ApiError::Forbidden(_) => (
+                StatusCode::FORBIDDEN,
+                "/problems/forbidden",
+                "Not allowed for your role",
+            ),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, "/problems/not-found", "Not found"),
+            ApiError::Refused { .. } => (
+                StatusCode::CONFLICT,
+                "/problems/transition-refused",
+                "Transition refused",
+            ),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "/problems/conflict", "Conflict"),
+            ApiError::Invalid(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "/problems/invalid-field",
+                "Invalid field",
+            ),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "/problems/unavailable",
+                "Service unavailable",
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "/problems/internal",
+                "Internal error",
+            ),
+        };
+        match &self {
+            ApiError::Internal(cause) => tracing::error!(error = %cause, "request failed"),
+            ApiError::Unavailable(cause) => tracing::warn!(error = %cause, "database unavailable"),
+            _ => {}
+        }
+        let detail = match &self {
+            ApiError::Invalid(errors) => errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        };
+        let problem = Problem {
+            kind,
+            title,
+            status: status.as_u16(),
+            detail,
+            errors: match &self {
+                ApiError::Invalid(errors) => Some(errors),
+                _ => None,
+            },
+            current_status: match &self {
+                ApiError::Refused { current_status, .. } => Some(*current_status),
+                _ => None,
+            },
+        };
+        let body = serde_json::to_vec(&problem).expect("a problem always serialises");
+        let mut response = (status, body).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::NotFound { .. } => ApiError::NotFound,
+            EngineError::Forbidden(detail) => ApiError::Forbidden(detail),
+            EngineError::Refused { refusal, current } => match refusal_is_invalid_input(&refusal) {
+                Some(field) => ApiError::invalid(field, refusal.to_string()),
+                None => ApiError::Refused {
+                    detail: refusal.to_string(),
+                    current_status: current,
+                },
+            },
+            EngineError::Invalid(errors) => ApiError::Invalid(errors),
+            EngineError::InvalidRows(rows) => ApiError::Invalid(
+                rows.into_iter()
+                    .map(|(line, e)| {
+                        FieldError::new(format!("line {line}: {}", e.field), e.message)
+                    })
+                    .collect(),
+            ),
+            EngineError::Conflict(detail) => ApiError::Conflict(detail),
+            EngineError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { .. } => ApiError::NotFound,
+            StoreError::Unavailable(_) => ApiError::Unavailable(e),
+            other => ApiError::Internal(Box::new(other)),
+        }
+    }
+}

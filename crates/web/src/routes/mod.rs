@@ -1,0 +1,52 @@
+mod health;
+mod me;
+mod mentors;
+mod notifications;
+mod pagination;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+use store::Store;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::authenticate;
+use crate::idempotency::idempotency;
+use crate::state::AppState;
+
+pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
+    let api = Router::new()
+        .route("/me", get(me::show::<S>))
+        .route("/me/pause", post(me::pause::<S>))
+        .route("/me/resume", post(me::resume::<S>))
+        .route(
+            "/mentors",
+            get(mentors::list::<S>).post(mentors::create::<S>),
+        )
+        .route(
+            "/mentors/{id}",
+            get(mentors::show::<S>).patch(mentors::update::<S>),
+        )
+        .route("/mentors/{id}/pause", post(mentors::pause::<S>))
+        .route("/mentors/{id}/resume", post(mentors::resume::<S>))
+        .route("/mentors/{id}/deactivate", post(mentors::deactivate::<S>))
+        .route("/mentors/{id}/reactivate", post(mentors::reactivate::<S>))
+        .route("/mentors/{id}/certifications", post(mentors::certify::<S>))
+        .route("/mentors/{id}/history", get(mentors::history::<S>))
+        .route("/notifications", get(notifications::list::<S>))
+        .route(
+            "/notifications/{id}/read",
+            post(notifications::mark_read::<S>),
+        )
+        // Layers run outside-in: authentication first, so the idempotency key is scoped to the user.
+        .layer(from_fn_with_state(state.clone(), idempotency::<S>))
+        .layer(from_fn_with_state(state.clone(), authenticate::<S>));
+
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz::<S>))
+        .fallback(|| async { crate::ApiError::NotFound })
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,21 @@
+use std::sync::Arc;
+
+use engine::Engine;
+
+use crate::TokenKeys;
+
+/// What every handler can reach. Cloned per request, so everything inside is a cheap handle.
+#[derive(Clone)]
+pub(crate) struct AppState<S> {
+    pub engine: Engine<S>,
+    pub tokens: Arc<TokenKeys>,
+}
+
+impl<S> AppState<S> {
+    pub fn new(engine: Engine<S>, tokens: TokenKeys) -> Self {
+        Self {
+            engine,
+            tokens: Arc::new(tokens),
+        }
+    }
+}

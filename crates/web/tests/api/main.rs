@@ -1,0 +1,13 @@
+//! The JSON API over real HTTP against a real PostgreSQL database (one per test).
+
+extern crate mentor_status_web as web;
+
+mod helpers;
+
+mod authorization;
+mod idempotency;
+mod me_and_notifications;
+mod mentors;
+mod races;
+mod transitions;
+mod validation;
