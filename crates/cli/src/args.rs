@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use chrono::Duration;
+use chrono::{Duration, NaiveDate};
 use clap::{Args, Parser, Subcommand};
 use domain::{Email, MentorId, OrgSlug, OrgTimeZone, Role};
 
@@ -46,6 +46,28 @@ pub enum Command {
     /// Import data from files
     #[command(subcommand)]
     Import(ImportCommand),
+    /// The nightly certification run (reminders, automatic transitions, digests)
+    #[command(subcommand)]
+    Expiry(ExpiryCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExpiryCommand {
+    /// Run now, once per organisation; safe to repeat (every effect happens once)
+    Run(ExpiryRun),
+}
+
+#[derive(Debug, Args)]
+pub struct ExpiryRun {
+    /// Only this organisation [default: all]
+    #[arg(long, value_parser = parse_slug)]
+    pub org: Option<OrgSlug>,
+    /// Evaluate as this business date (YYYY-MM-DD) instead of today, e.g. to backfill
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub as_of: Option<NaiveDate>,
+    /// Allow an --as-of after the organisation's today
+    #[arg(long, requires = "as_of")]
+    pub allow_future: bool,
 }
 
 #[derive(Debug, Subcommand)]

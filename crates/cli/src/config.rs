@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use domain::Thresholds;
+use engine::expiry::{ExpiryConfig, RunAt};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
@@ -42,6 +44,95 @@ pub struct Config {
     pub auth: AuthConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub expiry: ExpirySection,
+    #[serde(default)]
+    pub features: FeaturesSection,
+    #[serde(default)]
+    pub scheduler: SchedulerSection,
+}
+
+/// `[expiry]`: the nightly certification run.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpirySection {
+    /// Days before expiry to remind at (1–365; deduplicated and sorted).
+    #[serde(default = "default_thresholds")]
+    pub thresholds_days: Thresholds,
+    /// Local time of day the scheduler starts the run (HH:MM, not 01:00–03:00).
+    #[serde(default = "default_run_at")]
+    pub run_at: String,
+    /// Days before an automatic resume that the mentor is told about it.
+    #[serde(default = "default_resume_notice_days")]
+    pub resume_notice_days: u16,
+    /// Mentors per database statement.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+}
+
+impl Default for ExpirySection {
+    fn default() -> Self {
+        Self {
+            thresholds_days: default_thresholds(),
+            run_at: default_run_at(),
+            resume_notice_days: default_resume_notice_days(),
+            batch_size: default_batch_size(),
+        }
+    }
+}
+
+/// `[features]`: switches for behaviour that is rolled out gradually.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeaturesSection {
+    /// Let organisations' own reminder thresholds (their settings) replace `expiry.thresholds_days`.
+    #[serde(default)]
+    pub per_org_thresholds: bool,
+}
+
+/// `[scheduler]`: the background jobs of `serve`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerSection {
+    /// Run scheduled jobs in this instance (several instances may; each job runs once).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Seconds between looks for due work.
+    #[serde(default = "default_tick_seconds")]
+    pub tick_seconds: u64,
+}
+
+impl Default for SchedulerSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            tick_seconds: default_tick_seconds(),
+        }
+    }
+}
+
+fn default_thresholds() -> Thresholds {
+    Thresholds::standard()
+}
+
+fn default_run_at() -> String {
+    "05:00".to_owned()
+}
+
+fn default_resume_notice_days() -> u16 {
+    3
+}
+
+fn default_batch_size() -> usize {
+    2000
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_tick_seconds() -> u64 {
+    30
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,7 +241,34 @@ impl Config {
                 "database_max_connections must be at least 1",
             ));
         }
+        config.expiry_config()?;
+        if config.scheduler.tick_seconds == 0 {
+            return Err(CliError::usage("scheduler.tick_seconds must be at least 1"));
+        }
         Ok(config)
+    }
+
+    /// The engine's view of `[expiry]` and `[features]`, validated.
+    pub fn expiry_config(&self) -> Result<ExpiryConfig, CliError> {
+        let run_at = RunAt::parse(&self.expiry.run_at)
+            .map_err(|e| CliError::usage(format!("expiry.{e}")))?;
+        if !(1..=365).contains(&self.expiry.resume_notice_days) {
+            return Err(CliError::usage(
+                "expiry.resume_notice_days must be from 1 to 365",
+            ));
+        }
+        if !(1..=50_000).contains(&self.expiry.batch_size) {
+            return Err(CliError::usage("expiry.batch_size must be from 1 to 50000"));
+        }
+        Ok(ExpiryConfig {
+            thresholds: self.expiry.thresholds_days.clone(),
+            per_org_thresholds: self.features.per_org_thresholds,
+            run_at,
+            resume_notice_days: self.expiry.resume_notice_days,
+            batch_size: self.expiry.batch_size,
+            instance: instance_name(),
+            ..ExpiryConfig::default()
+        })
     }
 
     /// The token signing secret; `serve` and `users token` cannot work without it.
@@ -185,6 +303,17 @@ impl Config {
         }
         redacted
     }
+}
+
+/// Host and process id, to tell instances apart in the run log.
+fn instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{host}:{}", std::process::id())
 }
 
 fn environment() -> Env {
@@ -301,6 +430,9 @@ mod tests {
                 jwt_secret: Some(SecretString::from("a-signing-secret-of-32-bytes-or-more")),
             },
             log: LogConfig::default(),
+            expiry: ExpirySection::default(),
+            features: FeaturesSection::default(),
+            scheduler: SchedulerSection::default(),
         };
         let message = "failed: dbpass and a-signing-secret-of-32-bytes-or-more";
         assert_eq!(config.redact(message), "failed: *** and ***");

@@ -41,6 +41,8 @@ impl<S: Store> Engine<S> {
                 idempotency_key: None,
                 history_note: None,
                 notifications,
+                run: None,
+                bound_expires_on: None,
                 at: self.clock().now(),
             };
             match self.store().apply_change(change).await {
@@ -92,6 +94,8 @@ impl<S: Store> Engine<S> {
                     period.expires_on()
                 )),
                 notifications,
+                run: None,
+                bound_expires_on: None,
                 at: self.clock().now(),
             };
             match self.store().apply_change(change).await {

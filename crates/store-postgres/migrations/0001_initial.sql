@@ -1,5 +1,25 @@
 -- The first schema of mentor-status on PostgreSQL. Constraint names are part of the contract: the store
 -- maps them to `store::Constraint`, so rename them only together with `src/error.rs`.
+--
+-- The append-only tables written by every change (status_history, sync_outbox, notifications) reference
+-- their mentor, but not the organisation or the acting/receiving user: a foreign-key check share-locks
+-- the parent row, and every concurrent change sharing one organisation or coordinator row turns those
+-- locks into multixacts, which made concurrent writes several times slower. The store writes org_id
+-- from the mentor's row and user ids from our own users table; users and organisations are never deleted.
+
+-- Time-ordered UUIDs (version 7) for rows created inside SQL statements, so that ordering by id is
+-- ordering by creation as for ids made in Rust. PostgreSQL 15 has no built-in for it: the first 48 bits
+-- are the Unix time in milliseconds, then the version and variant bits over random bits (RFC 9562).
+CREATE FUNCTION uuid_v7() RETURNS uuid
+LANGUAGE sql VOLATILE AS $$
+    SELECT encode(
+        set_bit(set_bit(
+            overlay(uuid_send(gen_random_uuid())
+                    PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
+                    FROM 1 FOR 6),
+            52, 1), 53, 1),
+        'hex')::uuid
+$$;
 
 -- Tenants. Everything else hangs off an organisation, and no query crosses one.
 CREATE TABLE organisations (
@@ -87,7 +107,7 @@ CREATE INDEX users_org_role_idx ON users (org_id, role);
 -- idempotency key (e.g. `expired:{mentor}:{expires_on}`) so a job run twice cannot record a change twice.
 CREATE TABLE status_history (
     id              bigserial PRIMARY KEY,
-    org_id          uuid NOT NULL REFERENCES organisations (id),
+    org_id          uuid NOT NULL,
     mentor_id       uuid NOT NULL REFERENCES mentors (id),
     -- NULL for the row that records the mentor's registration.
     from_status     text NULL CONSTRAINT status_history_from_status_check
@@ -96,8 +116,12 @@ CREATE TABLE status_history (
                         CHECK (to_status IN ('active', 'paused', 'certification_expired', 'inactive')),
     reason          text NULL,
     actor_kind      text NOT NULL CONSTRAINT status_history_actor_kind_check CHECK (actor_kind IN ('user', 'system')),
-    actor_user_id   uuid NULL REFERENCES users (id),
+    actor_user_id   uuid NULL,
     idempotency_key text NULL CONSTRAINT status_history_idempotency_key_key UNIQUE,
+    -- The job run that made a system change; its effects are listed in the coordinator digest.
+    run_id          uuid NULL,
+    -- The certification expiry date a system transition was decided on, for the compensation check.
+    certification_expires_on date NULL,
     occurred_at     timestamptz NOT NULL,
     -- A user actor names the user; the system names nobody.
     CONSTRAINT status_history_actor_check CHECK ((actor_kind = 'user') = (actor_user_id IS NOT NULL))
@@ -109,7 +133,7 @@ CREATE INDEX status_history_mentor_idx ON status_history (mentor_id, id DESC);
 -- and the relay pushes the mentor's CURRENT state later, outside any transaction.
 CREATE TABLE sync_outbox (
     id             bigserial PRIMARY KEY,
-    org_id         uuid NOT NULL REFERENCES organisations (id),
+    org_id         uuid NOT NULL,
     mentor_id      uuid NOT NULL REFERENCES mentors (id),
     -- The mentor version that caused this row; the relay pushes whatever is current.
     mentor_version bigint NOT NULL,
@@ -130,12 +154,14 @@ CREATE INDEX sync_outbox_pending_idx ON sync_outbox (priority DESC, available_at
 -- Coalescing by mentor and "does this mentor have pending rows" look up by mentor.
 CREATE INDEX sync_outbox_mentor_idx ON sync_outbox (mentor_id, id);
 
--- In-app notifications, addressed to one user or to a mentor (whose login sees them). Ids are UUIDv7, so
--- ordering by id is ordering by creation.
+-- In-app notifications, addressed to one user or to a mentor (whose login sees them), listed newest
+-- first by `seq`.
 CREATE TABLE notifications (
     id                  uuid PRIMARY KEY,
-    org_id              uuid NOT NULL REFERENCES organisations (id),
-    recipient_user_id   uuid NULL REFERENCES users (id),
+    -- Creation order: ids made inside one statement share a millisecond and do not sort by it.
+    seq                 bigserial NOT NULL,
+    org_id              uuid NOT NULL,
+    recipient_user_id   uuid NULL,
     recipient_mentor_id uuid NULL REFERENCES mentors (id),
     kind                text NOT NULL,
     -- The mentor the notification is about.
@@ -146,8 +172,8 @@ CREATE TABLE notifications (
     CONSTRAINT notifications_one_recipient_check
         CHECK ((recipient_user_id IS NULL) <> (recipient_mentor_id IS NULL))
 );
-CREATE INDEX notifications_user_idx ON notifications (recipient_user_id, id DESC);
-CREATE INDEX notifications_mentor_idx ON notifications (recipient_mentor_id, id DESC);
+CREATE INDEX notifications_user_idx ON notifications (recipient_user_id, seq DESC);
+CREATE INDEX notifications_mentor_idx ON notifications (recipient_mentor_id, seq DESC);
 
 -- Idempotency keys of API requests. The row is inserted first (the insert that wins is the claim); a
 -- finished request keeps its response for replay.

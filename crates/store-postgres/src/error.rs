@@ -60,7 +60,9 @@ fn missing_entity(fk: &str) -> Option<&'static str> {
     match fk {
         "users_mentor_id_fkey"
         | "notifications_recipient_mentor_id_fkey"
-        | "notifications_mentor_id_fkey" => Some("mentor"),
+        | "notifications_mentor_id_fkey"
+        | "cert_expiry_reminders_mentor_id_fkey"
+        | "resume_notices_mentor_id_fkey" => Some("mentor"),
         "status_history_actor_user_id_fkey"
         | "notifications_recipient_user_id_fkey"
         | "idempotency_keys_user_id_fkey" => Some("user"),

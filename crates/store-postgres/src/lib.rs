@@ -1,16 +1,22 @@
 //! The PostgreSQL backend of the mentor-status [`Store`]: the production database, shared safely by several
 //! instances. SQL lives here and only here; every write method is one transaction.
 
+mod alerts;
 mod appends;
 mod changes;
+mod compensation;
+mod digest;
 mod error;
 mod history;
 mod idempotency;
+mod ledgers;
 mod mentors;
 mod notifications;
 mod orgs_users;
 mod page;
 mod rows;
+mod runs;
+mod worklist;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{Email, MentorId, NotificationId, OrgId, OrgSlug, UserId};
@@ -18,10 +24,14 @@ use sqlx::PgPool;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::PgPoolOptions;
 use store::{
-    Actor, HistoryRecord, IdempotencyBegin, MentorChange, MentorCursor, MentorFilter, MentorPatch,
-    MentorRecord, NewMentor, NewOrg, NewUser, Notification, Org, Page, SchemaStatus, Store,
-    StoreError, StoreResult, StoredResponse, User,
+    Actor, AlertOpened, AlertRecord, ChangeOutcome, ClaimCounts, ExpiryWorklist, Finding,
+    FinishedRun, HistoryRecord, IdempotencyBegin, MentorChange, MentorCursor, MentorFacts,
+    MentorFilter, MentorPatch, MentorRecord, NewAlert, NewMentor, NewOrg, NewRun, NewUser,
+    Notification, Org, OrgSettings, Page, ReminderClaim, ReminderRecord, ResumeNoticeClaim,
+    RunFinish, RunId, RunRecord, SchemaStatus, Store, StoreError, StoreResult, StoredResponse,
+    User,
 };
+use uuid::Uuid;
 
 use crate::error::db_err;
 
@@ -180,8 +190,8 @@ impl Store for PgStore {
         mentors::update_mentor(&self.pool, org, id, patch, at).await
     }
 
-    async fn apply_change(&self, change: MentorChange) -> StoreResult<()> {
-        changes::apply_change(&self.pool, change).await
+    async fn apply_changes(&self, changes: Vec<MentorChange>) -> StoreResult<Vec<ChangeOutcome>> {
+        changes::apply_changes(&self.pool, changes).await
     }
 
     async fn history(
@@ -211,6 +221,136 @@ impl Store for PgStore {
         at: DateTime<Utc>,
     ) -> StoreResult<Notification> {
         notifications::mark_read(&self.pool, user, id, at).await
+    }
+
+    async fn orgs(&self) -> StoreResult<Vec<Org>> {
+        orgs_users::orgs(&self.pool).await
+    }
+
+    async fn org_settings(&self, org: OrgId) -> StoreResult<OrgSettings> {
+        orgs_users::org_settings(&self.pool, org).await
+    }
+
+    async fn update_org_settings(&self, org: OrgId, settings: OrgSettings) -> StoreResult<()> {
+        orgs_users::update_org_settings(&self.pool, org, settings).await
+    }
+
+    async fn expiry_worklist(
+        &self,
+        org: OrgId,
+        today: NaiveDate,
+        reminder_window_days: u16,
+        resume_notice_days: u16,
+    ) -> StoreResult<ExpiryWorklist> {
+        worklist::expiry_worklist(
+            &self.pool,
+            org,
+            today,
+            reminder_window_days,
+            resume_notice_days,
+        )
+        .await
+    }
+
+    async fn mentor_facts(&self, org: OrgId, ids: Vec<MentorId>) -> StoreResult<Vec<MentorFacts>> {
+        worklist::mentor_facts(&self.pool, org, ids).await
+    }
+
+    async fn claim_reminders(
+        &self,
+        org: OrgId,
+        run: RunId,
+        business_date: NaiveDate,
+        claims: Vec<ReminderClaim>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<ClaimCounts> {
+        ledgers::claim_reminders(&self.pool, org, run, business_date, claims, at).await
+    }
+
+    async fn claim_resume_notices(
+        &self,
+        org: OrgId,
+        run: RunId,
+        business_date: NaiveDate,
+        claims: Vec<ResumeNoticeClaim>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        ledgers::claim_resume_notices(&self.pool, org, run, business_date, claims, at).await
+    }
+
+    async fn reminders(&self, org: OrgId, mentor: MentorId) -> StoreResult<Vec<ReminderRecord>> {
+        ledgers::reminders(&self.pool, org, mentor).await
+    }
+
+    async fn claim_scheduled_run(&self, run: NewRun) -> StoreResult<bool> {
+        runs::claim_scheduled_run(&self.pool, run).await
+    }
+
+    async fn start_run(&self, run: NewRun) -> StoreResult<()> {
+        runs::start_run(&self.pool, run).await
+    }
+
+    async fn renew_run_lease(&self, run: RunId, until: DateTime<Utc>) -> StoreResult<()> {
+        runs::renew_run_lease(&self.pool, run, until).await
+    }
+
+    async fn finish_run(&self, finish: RunFinish) -> StoreResult<FinishedRun> {
+        runs::finish_run(&self.pool, finish).await
+    }
+
+    async fn runs(
+        &self,
+        org: OrgId,
+        limit: u32,
+        before: Option<RunId>,
+    ) -> StoreResult<Page<RunRecord, RunId>> {
+        runs::runs(&self.pool, org, limit, before).await
+    }
+
+    async fn find_duplicate_effects(&self, org: OrgId) -> StoreResult<Vec<Finding>> {
+        compensation::find_duplicate_effects(&self.pool, org).await
+    }
+
+    async fn record_findings(
+        &self,
+        org: OrgId,
+        run: RunId,
+        findings: Vec<Finding>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        compensation::record_findings(&self.pool, org, run, findings, at).await
+    }
+
+    async fn open_alert(&self, alert: NewAlert) -> StoreResult<AlertOpened> {
+        alerts::open_alert(&self.pool, alert).await
+    }
+
+    async fn resolve_alert(
+        &self,
+        dedupe_key: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<AlertRecord>> {
+        alerts::resolve_alert(&self.pool, dedupe_key, at).await
+    }
+
+    async fn alerts(
+        &self,
+        org: OrgId,
+        open_only: bool,
+        limit: u32,
+        before: Option<Uuid>,
+    ) -> StoreResult<Page<AlertRecord, Uuid>> {
+        alerts::alerts(&self.pool, org, open_only, limit, before).await
+    }
+
+    async fn acknowledge_alert(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        user: UserId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<AlertRecord> {
+        alerts::acknowledge_alert(&self.pool, org, id, user, at).await
     }
 
     async fn idempotency_begin(

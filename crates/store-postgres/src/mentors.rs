@@ -38,15 +38,23 @@ pub(crate) async fn create_mentors(
     let listed: Vec<bool> = mentors.iter().map(|m| m.listed_publicly).collect();
     let contact_ids: Vec<Option<Uuid>> = mentors.iter().map(|m| m.dynamics_contact_id).collect();
     let keys: Vec<Option<&str>> = mentors.iter().map(|m| m.dynamics_key.as_deref()).collect();
+    // What the certifications trigger would set right after; written with the row, so an import of
+    // thousands of mentors does not update each of them a second time.
+    let current_expires_on: Vec<Option<NaiveDate>> = mentors
+        .iter()
+        .map(|m| m.certification.as_ref().map(|c| c.period.expires_on()))
+        .collect();
 
     let mut tx = pool.begin().await.map_err(db_err)?;
     sqlx::query(
         "INSERT INTO mentors (id, org_id, full_name, email, phone, status, status_changed_at, listed_publicly, \
-                              dynamics_contact_id, dynamics_key, version, created_at, updated_at) \
+                              dynamics_contact_id, dynamics_key, version, current_expires_on, created_at, updated_at) \
          SELECT m.id, $1, m.full_name, m.email, m.phone, m.status, $2, m.listed_publicly, \
-                m.dynamics_contact_id, m.dynamics_key, 1, $2, $2 \
-         FROM UNNEST($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[], $9::uuid[], $10::text[]) \
-              AS m(id, full_name, email, phone, status, listed_publicly, dynamics_contact_id, dynamics_key)",
+                m.dynamics_contact_id, m.dynamics_key, 1, m.current_expires_on, $2, $2 \
+         FROM UNNEST($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::boolean[], $9::uuid[], $10::text[], \
+                     $11::date[]) \
+              AS m(id, full_name, email, phone, status, listed_publicly, dynamics_contact_id, dynamics_key, \
+                   current_expires_on)",
     )
     .bind(org.0)
     .bind(at)
@@ -58,6 +66,7 @@ pub(crate) async fn create_mentors(
     .bind(&listed)
     .bind(&contact_ids)
     .bind(&keys)
+    .bind(&current_expires_on)
     .execute(&mut *tx)
     .await
     .map_err(db_err)?;

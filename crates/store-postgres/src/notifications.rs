@@ -1,90 +1,30 @@
-//! In-app notifications: written by a change (recipients resolved inside its transaction), read and
-//! marked read by the user they are addressed to, or by the login of the mentor they are addressed to.
+//! In-app notifications (written by `changes.rs` with the change that causes them, and by `ledgers.rs`
+//! and `digest.rs` with the claim that causes them): read and marked read by the user they are
+//! addressed to, or by the login of the mentor they are addressed to.
 
 use chrono::{DateTime, Utc};
-use domain::{MentorId, NotificationId, OrgId};
-use sqlx::{PgConnection, PgPool};
-use store::{NewNotification, Notification, Page, Recipient, StoreError, StoreResult, User};
+use domain::NotificationId;
+use sqlx::PgPool;
+use store::{Notification, Page, Recipient, StoreError, StoreResult, User};
 use uuid::Uuid;
 
 use crate::error::db_err;
 use crate::page::{fetch_limit, page};
 use crate::rows::{NOTIFICATION_COLUMNS, NotificationRow};
 
+/// How a recipient is bound to SQL that writes notifications: `(to_coordinators, user, mentor)`.
+/// "Every coordinator" is resolved in the writing statement itself (one row per coordinator), so the
+/// list is the one committed with the notifications.
+pub(crate) fn recipient_columns(recipient: &Recipient) -> (bool, Option<Uuid>, Option<Uuid>) {
+    match recipient {
+        Recipient::User(user) => (false, Some(user.0), None),
+        Recipient::Mentor(mentor) => (false, None, Some(mentor.0)),
+        Recipient::OrgCoordinators => (true, None, None),
+    }
+}
+
 /// Who sees a notification: its user, or the login of its mentor, within the user's organisation.
 const VISIBLE_TO: &str = "org_id = $1 AND (recipient_user_id = $2 OR ($3::uuid IS NOT NULL AND recipient_mentor_id = $3))";
-
-/// Write the notifications a change about `mentor` causes. Ids are UUIDv7 made here, in order, so reading
-/// newest-first by id follows creation; for that the coordinators are looked up first, not in an INSERT…SELECT.
-pub(crate) async fn insert_for_change(
-    conn: &mut PgConnection,
-    org: OrgId,
-    mentor: MentorId,
-    notifications: Vec<NewNotification>,
-    at: DateTime<Utc>,
-) -> StoreResult<()> {
-    if notifications.is_empty() {
-        return Ok(());
-    }
-    let mut coordinators: Option<Vec<Uuid>> = None;
-    let mut ids = Vec::new();
-    let mut users: Vec<Option<Uuid>> = Vec::new();
-    let mut mentors: Vec<Option<Uuid>> = Vec::new();
-    let mut kinds = Vec::new();
-    let mut payloads = Vec::new();
-    for notification in notifications {
-        let recipients: Vec<(Option<Uuid>, Option<Uuid>)> = match notification.recipient {
-            Recipient::User(user) => vec![(Some(user.0), None)],
-            Recipient::Mentor(m) => vec![(None, Some(m.0))],
-            Recipient::OrgCoordinators => {
-                if coordinators.is_none() {
-                    coordinators = Some(org_coordinators(conn, org).await?);
-                }
-                coordinators
-                    .iter()
-                    .flatten()
-                    .map(|u| (Some(*u), None))
-                    .collect()
-            }
-        };
-        for (user, recipient_mentor) in recipients {
-            ids.push(NotificationId::new().0);
-            users.push(user);
-            mentors.push(recipient_mentor);
-            kinds.push(notification.kind.clone());
-            payloads.push(notification.payload.clone());
-        }
-    }
-    sqlx::query(
-        "INSERT INTO notifications \
-             (id, org_id, recipient_user_id, recipient_mentor_id, kind, mentor_id, payload, created_at) \
-         SELECT n.id, $1, n.recipient_user_id, n.recipient_mentor_id, n.kind, $2, n.payload, $3 \
-         FROM UNNEST($4::uuid[], $5::uuid[], $6::uuid[], $7::text[], $8::jsonb[]) \
-              AS n(id, recipient_user_id, recipient_mentor_id, kind, payload)",
-    )
-    .bind(org.0)
-    .bind(mentor.0)
-    .bind(at)
-    .bind(&ids)
-    .bind(&users)
-    .bind(&mentors)
-    .bind(&kinds)
-    .bind(&payloads)
-    .execute(conn)
-    .await
-    .map_err(db_err)?;
-    Ok(())
-}
-
-async fn org_coordinators(conn: &mut PgConnection, org: OrgId) -> StoreResult<Vec<Uuid>> {
-    sqlx::query_scalar(
-        "SELECT id FROM users WHERE org_id = $1 AND role = 'coordinator' ORDER BY id",
-    )
-    .bind(org.0)
-    .fetch_all(conn)
-    .await
-    .map_err(db_err)
-}
 
 pub(crate) async fn notifications(
     pool: &PgPool,
@@ -95,8 +35,9 @@ pub(crate) async fn notifications(
 ) -> StoreResult<Page<Notification, NotificationId>> {
     let rows: Vec<NotificationRow> = sqlx::query_as(&format!(
         "SELECT {NOTIFICATION_COLUMNS} FROM notifications \
-         WHERE {VISIBLE_TO} AND (NOT $4 OR read_at IS NULL) AND ($5::uuid IS NULL OR id < $5) \
-         ORDER BY id DESC LIMIT $6"
+         WHERE {VISIBLE_TO} AND (NOT $4 OR read_at IS NULL) \
+           AND ($5::uuid IS NULL OR seq < (SELECT seq FROM notifications WHERE id = $5)) \
+         ORDER BY seq DESC LIMIT $6"
     ))
     .bind(user.org_id.0)
     .bind(user.id.0)

@@ -1,10 +1,10 @@
-//! Organisations (tenants) and the users who log in to them.
+//! Organisations (tenants), their settings, and the users who log in to them.
 
 use domain::{Email, OrgId, OrgSlug, UserId};
 use sqlx::PgPool;
-use store::{NewOrg, NewUser, Org, StoreError, StoreResult, User};
+use store::{NewOrg, NewUser, Org, OrgSettings, StoreError, StoreResult, User};
 
-use crate::error::db_err;
+use crate::error::{bad_column, db_err};
 use crate::rows::{OrgRow, USER_COLUMNS, UserRow};
 
 pub(crate) async fn create_org(pool: &PgPool, org: NewOrg) -> StoreResult<Org> {
@@ -99,4 +99,47 @@ pub(crate) async fn user_by_email(pool: &PgPool, email: &Email) -> StoreResult<O
     .await
     .map_err(db_err)?;
     row.map(User::try_from).transpose()
+}
+
+/// Every organisation, for the scheduler.
+pub(crate) async fn orgs(pool: &PgPool) -> StoreResult<Vec<Org>> {
+    let rows: Vec<OrgRow> = sqlx::query_as(
+        "SELECT id, slug, name, timezone, created_at FROM organisations ORDER BY slug",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(db_err)?;
+    rows.into_iter().map(Org::try_from).collect()
+}
+
+pub(crate) async fn org_settings(pool: &PgPool, org: OrgId) -> StoreResult<OrgSettings> {
+    let settings: Option<serde_json::Value> =
+        sqlx::query_scalar("SELECT settings FROM organisations WHERE id = $1")
+            .bind(org.0)
+            .fetch_optional(pool)
+            .await
+            .map_err(db_err)?;
+    let settings = settings.ok_or(StoreError::not_found("organisation"))?;
+    serde_json::from_value(settings).map_err(|_| bad_column("organisations.settings"))
+}
+
+pub(crate) async fn update_org_settings(
+    pool: &PgPool,
+    org: OrgId,
+    settings: OrgSettings,
+) -> StoreResult<()> {
+    let value = serde_json::to_value(&settings).map_err(|e| StoreError::Other(Box::new(e)))?;
+    // Merged at the top level: keys that `OrgSettings` does not know (written by a newer version, or
+    // by hand) survive; a field set to `None` is stored as null, which reads back as `None`.
+    let updated = sqlx::query("UPDATE organisations SET settings = settings || $2 WHERE id = $1")
+        .bind(org.0)
+        .bind(value)
+        .execute(pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+    if updated == 0 {
+        return Err(StoreError::not_found("organisation"));
+    }
+    Ok(())
 }

@@ -118,6 +118,8 @@ fn change(org: OrgId, mentor: MentorId, status: MentorStatus, version: i64) -> M
         idempotency_key: None,
         history_note: None,
         notifications: Vec::new(),
+        run: None,
+        bound_expires_on: None,
         at: t("2026-05-02T09:00:00Z"),
     }
 }

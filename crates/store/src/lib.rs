@@ -2,6 +2,7 @@
 //! ("apply this change if nobody else moved the mentor"), never as SQL. One crate per backend implements it.
 
 mod error;
+mod jobs;
 mod records;
 mod writes;
 
@@ -9,15 +10,22 @@ use std::future::Future;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{Email, MentorId, NotificationId, OrgId, OrgSlug, UserId};
+use uuid::Uuid;
 
 pub use error::{Conflict, Constraint, StoreError};
+pub use jobs::{
+    AlertOpened, AlertRecord, ClaimCounts, ExpiryWorklist, Finding, FinishedRun, MentorFacts,
+    NewAlert, NewRun, OrgSettings, ReminderCandidate, ReminderClaim, ReminderOutcome,
+    ReminderRecord, ResumeNoticeClaim, RunCounts, RunFinish, RunId, RunOutcome, RunRecord,
+    RunTrigger, Severity,
+};
 pub use records::{
     Actor, CertificationRecord, HistoryRecord, MentorRecord, Notification, Org, Page, SchemaStatus,
     SyncRecord, User,
 };
 pub use writes::{
-    IdempotencyBegin, MentorChange, MentorCursor, MentorFilter, MentorPatch, NewCertification,
-    NewMentor, NewNotification, NewOrg, NewUser, Recipient, StoredResponse,
+    ChangeOutcome, IdempotencyBegin, MentorChange, MentorCursor, MentorFilter, MentorPatch,
+    NewCertification, NewMentor, NewNotification, NewOrg, NewUser, Recipient, StoredResponse,
 };
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -96,7 +104,26 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// The unit of work behind every status change and certification: compare-and-set on the expected
     /// status and version, then certification, history, outbox and notifications, in one transaction.
     /// `Conflict::LostRace` when the mentor moved meanwhile (re-read and decide again).
-    fn apply_change(&self, change: MentorChange) -> impl Future<Output = StoreResult<()>> + Send;
+    fn apply_change(&self, change: MentorChange) -> impl Future<Output = StoreResult<()>> + Send {
+        async move {
+            match self.apply_changes(vec![change]).await?.pop() {
+                Some(ChangeOutcome::Applied) => Ok(()),
+                Some(ChangeOutcome::LostRace) => Err(StoreError::Conflict(Conflict::LostRace)),
+                Some(ChangeOutcome::AlreadyRecorded) => Err(StoreError::Conflict(
+                    Conflict::Constraint(Constraint::HistoryIdempotencyKey),
+                )),
+                Some(ChangeOutcome::NotFound) | None => Err(StoreError::not_found("mentor")),
+            }
+        }
+    }
+    /// Many independent units of work (as [`Store::apply_change`]) in one transaction, at most one per
+    /// mentor. Each is compare-and-set on its own mentor; one that loses its race, names an unknown
+    /// mentor, or whose idempotency key is already in the history is skipped without affecting the
+    /// others. Returns one outcome per change, in order.
+    fn apply_changes(
+        &self,
+        changes: Vec<MentorChange>,
+    ) -> impl Future<Output = StoreResult<Vec<ChangeOutcome>>> + Send;
     /// Status history, newest first; `before` is the id of the last item of the previous page.
     fn history(
         &self,
@@ -123,6 +150,129 @@ pub trait Store: Clone + Send + Sync + 'static {
         id: NotificationId,
         at: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<Notification>> + Send;
+
+    // --- organisations: the scheduler's list and admins' settings ---
+
+    /// Every organisation, for the scheduler.
+    fn orgs(&self) -> impl Future<Output = StoreResult<Vec<Org>>> + Send;
+    fn org_settings(&self, org: OrgId) -> impl Future<Output = StoreResult<OrgSettings>> + Send;
+    fn update_org_settings(
+        &self,
+        org: OrgId,
+        settings: OrgSettings,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    // --- the nightly expiry run ---
+
+    /// What the run has to look at on `today`, read in sets (never one query per mentor).
+    fn expiry_worklist(
+        &self,
+        org: OrgId,
+        today: NaiveDate,
+        reminder_window_days: u16,
+        resume_notice_days: u16,
+    ) -> impl Future<Output = StoreResult<ExpiryWorklist>> + Send;
+    /// The current facts of these mentors of `org` (to decide again after a lost race).
+    fn mentor_facts(
+        &self,
+        org: OrgId,
+        ids: Vec<MentorId>,
+    ) -> impl Future<Output = StoreResult<Vec<MentorFacts>>> + Send;
+    /// Record reminder decisions by inserting them into the ledger; a (mentor, threshold, expiry date)
+    /// already there is left alone. The notifications of winning `sent` claims are written in the same
+    /// transaction. Returns how many claims won, by outcome.
+    fn claim_reminders(
+        &self,
+        org: OrgId,
+        run: RunId,
+        business_date: NaiveDate,
+        claims: Vec<ReminderClaim>,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<ClaimCounts>> + Send;
+    /// As `claim_reminders`, for notices before an automatic resume, keyed by (mentor, resume_on).
+    fn claim_resume_notices(
+        &self,
+        org: OrgId,
+        run: RunId,
+        business_date: NaiveDate,
+        claims: Vec<ResumeNoticeClaim>,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// The reminder ledger of one mentor, newest first.
+    fn reminders(
+        &self,
+        org: OrgId,
+        mentor: MentorId,
+    ) -> impl Future<Output = StoreResult<Vec<ReminderRecord>>> + Send;
+
+    // --- job runs ---
+
+    /// Claim (job, organisation, business date) for a scheduled run: true when this caller won it,
+    /// either because nobody had, or because the previous claim's lease ran out before it finished.
+    /// Records the run as started in the same transaction.
+    fn claim_scheduled_run(&self, run: NewRun) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Record a manual run as started (manual runs are always allowed).
+    fn start_run(&self, run: NewRun) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Keep a long run's claim.
+    fn renew_run_lease(
+        &self,
+        run: RunId,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Record the outcome; completes a scheduled claim when it succeeded, and writes the coordinator
+    /// digest as `RunFinish::digest_for` describes.
+    fn finish_run(
+        &self,
+        finish: RunFinish,
+    ) -> impl Future<Output = StoreResult<FinishedRun>> + Send;
+    /// The run log of an organisation, newest first.
+    fn runs(
+        &self,
+        org: OrgId,
+        limit: u32,
+        before: Option<RunId>,
+    ) -> impl Future<Output = StoreResult<Page<RunRecord, RunId>>> + Send;
+
+    // --- compensation check and alerts ---
+
+    /// Duplicate effects for one certification period or day: two reminders for one (mentor,
+    /// threshold, expiry date) among the notifications, two expiry transitions for one expiry date in
+    /// the history, two digests for one coordinator and day. Constraints should make this empty.
+    fn find_duplicate_effects(
+        &self,
+        org: OrgId,
+    ) -> impl Future<Output = StoreResult<Vec<Finding>>> + Send;
+    /// Write findings to the reconciliation log.
+    fn record_findings(
+        &self,
+        org: OrgId,
+        run: RunId,
+        findings: Vec<Finding>,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Open an alert, or count again the open one with the same dedupe key.
+    fn open_alert(&self, alert: NewAlert) -> impl Future<Output = StoreResult<AlertOpened>> + Send;
+    /// Resolve the open alert with this dedupe key; `None` when none was open.
+    fn resolve_alert(
+        &self,
+        dedupe_key: &str,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<Option<AlertRecord>>> + Send;
+    /// Alerts of `org`, newest first.
+    fn alerts(
+        &self,
+        org: OrgId,
+        open_only: bool,
+        limit: u32,
+        before: Option<Uuid>,
+    ) -> impl Future<Output = StoreResult<Page<AlertRecord, Uuid>>> + Send;
+    fn acknowledge_alert(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        user: UserId,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<AlertRecord>> + Send;
 
     // --- idempotency keys of API requests ---
 

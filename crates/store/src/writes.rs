@@ -1,13 +1,13 @@
 //! What the store is asked to write.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
     CertificationPeriod, Email, FullName, MentorId, MentorStatus, OrgId, OrgSlug, OrgTimeZone,
     Phone, Role, Transition, UserId,
 };
 use uuid::Uuid;
 
-use crate::Actor;
+use crate::{Actor, RunId};
 
 #[derive(Debug, Clone)]
 pub struct NewOrg {
@@ -122,7 +122,24 @@ pub struct MentorChange {
     pub history_note: Option<String>,
     /// Notifications about this mentor.
     pub notifications: Vec<NewNotification>,
+    /// The job run that made this change, if any (its effects are listed in the coordinator digest).
+    pub run: Option<RunId>,
+    /// For a system transition: the certification expiry date it was decided on, kept in the history
+    /// so the compensation check can find two expiry transitions for one certification period.
+    pub bound_expires_on: Option<NaiveDate>,
     pub at: DateTime<Utc>,
+}
+
+/// What happened to one change of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    Applied,
+    /// The mentor's status or version was not the expected one: read again and decide again.
+    LostRace,
+    /// The history already holds this change's idempotency key: it was applied before.
+    AlreadyRecorded,
+    /// No such mentor in the organisation.
+    NotFound,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -108,12 +108,19 @@ pub(crate) async fn authenticate<S: Store>(
             ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
         })?;
     let subject = state.tokens.verify(token)?;
-    let user = state
-        .engine
-        .store()
-        .user_by_subject(&subject)
-        .await?
-        .ok_or_else(|| ApiError::Unauthorized("the token names no known user".into()))?;
+    let user = match state.users.get(&subject) {
+        Some(user) => user,
+        None => {
+            let user = state
+                .engine
+                .store()
+                .user_by_subject(&subject)
+                .await?
+                .ok_or_else(|| ApiError::Unauthorized("the token names no known user".into()))?;
+            state.users.put(&subject, user.clone());
+            user
+        }
+    };
     request.extensions_mut().insert(CurrentUser(user));
     Ok(next.run(request).await)
 }

@@ -4,7 +4,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::{CertificationId, MentorId, MentorStatus, NotificationId, days_left};
 use engine::MentorSnapshot;
 use serde::Serialize;
-use store::{Actor, HistoryRecord, MentorRecord, Notification, User};
+use store::{
+    Actor, AlertRecord, HistoryRecord, MentorRecord, Notification, ReminderOutcome, ReminderRecord,
+    RunCounts, RunId, RunOutcome, RunRecord, RunTrigger, Severity, User,
+};
 use uuid::Uuid;
 
 #[derive(Serialize)]
@@ -185,6 +188,93 @@ impl MeDto {
             email: user.email.to_string(),
             role: user.role,
             mentor: mentor.map(MentorDto::from),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct ReminderDto {
+    pub threshold_days: u16,
+    pub certification_expires_on: NaiveDate,
+    pub outcome: ReminderOutcome,
+    pub business_date: NaiveDate,
+    pub run_id: Option<RunId>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<ReminderRecord> for ReminderDto {
+    fn from(r: ReminderRecord) -> Self {
+        ReminderDto {
+            threshold_days: r.threshold_days,
+            certification_expires_on: r.certification_expires_on,
+            outcome: r.outcome,
+            business_date: r.business_date,
+            run_id: r.run_id,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct RunDto {
+    pub id: RunId,
+    pub job: String,
+    pub business_date: NaiveDate,
+    pub trigger: RunTrigger,
+    pub instance: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub outcome: RunOutcome,
+    pub counts: RunCounts,
+    pub error: Option<String>,
+}
+
+impl From<RunRecord> for RunDto {
+    fn from(r: RunRecord) -> Self {
+        RunDto {
+            id: r.id,
+            job: r.job,
+            business_date: r.business_date,
+            trigger: r.trigger,
+            instance: r.instance,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            outcome: r.outcome,
+            counts: r.counts,
+            error: r.error,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct AlertDto {
+    pub id: Uuid,
+    pub kind: String,
+    pub severity: Severity,
+    pub summary: String,
+    pub dedupe_key: String,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub count: i64,
+    pub acknowledged_by: Option<Uuid>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+impl From<AlertRecord> for AlertDto {
+    fn from(a: AlertRecord) -> Self {
+        AlertDto {
+            id: a.id,
+            kind: a.kind,
+            severity: a.severity,
+            summary: a.summary,
+            dedupe_key: a.dedupe_key,
+            first_seen: a.first_seen,
+            last_seen: a.last_seen,
+            count: a.count,
+            acknowledged_by: a.acknowledged_by.map(|u| u.0),
+            acknowledged_at: a.acknowledged_at,
+            resolved_at: a.resolved_at,
         }
     }
 }

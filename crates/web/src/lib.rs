@@ -8,6 +8,7 @@ mod json;
 mod problem;
 mod routes;
 mod state;
+mod user_cache;
 
 use std::future::Future;
 

@@ -3,12 +3,14 @@ use std::sync::Arc;
 use engine::Engine;
 
 use crate::TokenKeys;
+use crate::user_cache::UserCache;
 
 /// What every handler can reach. Cloned per request, so everything inside is a cheap handle.
 #[derive(Clone)]
 pub(crate) struct AppState<S> {
     pub engine: Engine<S>,
     pub tokens: Arc<TokenKeys>,
+    pub users: Arc<UserCache>,
 }
 
 impl<S> AppState<S> {
@@ -16,6 +18,7 @@ impl<S> AppState<S> {
         Self {
             engine,
             tokens: Arc::new(tokens),
+            users: Arc::default(),
         }
     }
 }

@@ -1,12 +1,9 @@
 //! `mentor-status import mentors FILE.csv --org SLUG [--dry-run]`: all rows or none.
 
-use std::fs::File;
-use std::io::BufReader;
-use std::sync::Arc;
-
-use domain::SystemClock;
 use engine::{Engine, EngineError, FieldError};
 use serde_json::json;
+use std::fs::File;
+use std::io::BufReader;
 use store::Store;
 
 use super::users::org_by_slug;
@@ -15,14 +12,16 @@ use crate::args::ImportMentors;
 use crate::error::CliError;
 use crate::mentor_csv::{column_of, read_mentors};
 
-pub async fn mentors<S: Store>(store: S, args: ImportMentors) -> Result<Outcome, CliError> {
+pub async fn mentors<S: Store>(
+    engine: Engine<S>,
+    args: ImportMentors,
+) -> Result<Outcome, CliError> {
     let path = args.file.display().to_string();
     let file =
         File::open(&args.file).map_err(|e| CliError::usage(format!("cannot open {path}: {e}")))?;
     let parsed =
         read_mentors(BufReader::new(file)).map_err(|e| CliError::usage(format!("{path}: {e}")))?;
-    let org = org_by_slug(&store, &args.org).await?;
-    let engine = Engine::new(store, Arc::new(SystemClock));
+    let org = org_by_slug(engine.store(), &args.org).await?;
 
     let mut problems = parsed.errors;
     // With problems in the file already, the engine only checks (dry run), so that its findings

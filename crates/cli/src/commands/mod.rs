@@ -1,17 +1,22 @@
 //! Running a parsed command line: configuration, the store the database URL selects, the command,
 //! and its output and exit code.
 
+mod expiry;
 mod import;
 mod migrate;
 mod orgs;
 mod serve;
 mod users;
 
+use std::sync::Arc;
+
+use domain::SystemClock;
+use engine::Engine;
 use serde_json::Value;
 use store::{Store, StoreError};
 use store_postgres::PgStore;
 
-use crate::args::{Cli, Command, ImportCommand, OrgsCommand, UsersCommand};
+use crate::args::{Cli, Command, ExpiryCommand, ImportCommand, OrgsCommand, UsersCommand};
 use crate::config::{Backend, Config, DEFAULT_COMMAND_LOG_LEVEL, DEFAULT_SERVE_LOG_LEVEL};
 use crate::error::CliError;
 use crate::logging;
@@ -124,13 +129,23 @@ async fn run_command<S: Store>(
         require_current_schema(&store).await?;
     }
     match command {
-        Command::Serve => serve::run(config, store).await,
+        Command::Serve => serve::run(config, engine(config, store)?).await,
         Command::Migrate => migrate::run(&store).await,
         Command::Orgs(OrgsCommand::Add(args)) => orgs::add(&store, args).await,
         Command::Users(UsersCommand::Add(args)) => users::add(&store, args).await,
         Command::Users(UsersCommand::Token(args)) => users::token(config, &store, args).await,
-        Command::Import(ImportCommand::Mentors(args)) => import::mentors(store, args).await,
+        Command::Import(ImportCommand::Mentors(args)) => {
+            import::mentors(engine(config, store)?, args).await
+        }
+        Command::Expiry(ExpiryCommand::Run(args)) => {
+            expiry::run(engine(config, store)?, args).await
+        }
     }
+}
+
+/// The workflows over `store`, on the system clock, configured from `[expiry]` and `[features]`.
+fn engine<S: Store>(config: &Config, store: S) -> Result<Engine<S>, CliError> {
+    Ok(Engine::new(store, Arc::new(SystemClock)).with_expiry_config(config.expiry_config()?))
 }
 
 /// Every command but `migrate` needs the schema this build expects; migrating is a deliberate step

@@ -1,18 +1,19 @@
-//! `mentor-status serve`: the JSON API until SIGINT or SIGTERM.
+//! `mentor-status serve`: the JSON API and the scheduler until SIGINT or SIGTERM.
 
-use std::sync::Arc;
+use std::time::Duration;
 
-use domain::SystemClock;
 use engine::Engine;
+use engine::scheduler::Scheduler;
 use store::Store;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use web::auth::TokenKeys;
 
 use super::Outcome;
 use crate::config::Config;
 use crate::error::CliError;
 
-pub async fn run<S: Store>(config: &Config, store: S) -> Result<Outcome, CliError> {
+pub async fn run<S: Store>(config: &Config, engine: Engine<S>) -> Result<Outcome, CliError> {
     let tokens = TokenKeys::from_secret(config.require_jwt_secret()?).map_err(CliError::usage)?;
     let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(&config.http.bind)
@@ -21,11 +22,22 @@ pub async fn run<S: Store>(config: &Config, store: S) -> Result<Outcome, CliErro
     let address = listener
         .local_addr()
         .map_err(|e| CliError::failed(format!("cannot read the listening address: {e}")))?;
-    let app = web::app(Engine::new(store, Arc::new(SystemClock)), tokens);
-    tracing::info!(%address, "listening on http://{address}");
-    web::serve(listener, app, shutdown)
-        .await
-        .map_err(|e| CliError::failed(format!("the server stopped with an error: {e}")))?;
+    // Background jobs stop on this token when the server has finished its requests.
+    let background = CancellationToken::new();
+    let scheduler = config.scheduler.enabled.then(|| {
+        let tick = Duration::from_secs(config.scheduler.tick_seconds);
+        tokio::spawn(Scheduler::new(engine.clone(), tick).run(background.clone()))
+    });
+    let app = web::app(engine, tokens);
+    tracing::info!(%address, scheduler = config.scheduler.enabled, "listening on http://{address}");
+    let served = web::serve(listener, app, shutdown).await;
+    background.cancel();
+    if let Some(scheduler) = scheduler
+        && let Err(e) = scheduler.await
+    {
+        tracing::error!(error = %e, "the scheduler task ended abnormally");
+    }
+    served.map_err(|e| CliError::failed(format!("the server stopped with an error: {e}")))?;
     tracing::info!("stopped");
     Ok(Outcome::Quiet)
 }

@@ -2,6 +2,7 @@ mod health;
 mod me;
 mod mentors;
 mod notifications;
+mod operations;
 mod pagination;
 
 use axum::Router;
@@ -33,6 +34,14 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/mentors/{id}/reactivate", post(mentors::reactivate::<S>))
         .route("/mentors/{id}/certifications", post(mentors::certify::<S>))
         .route("/mentors/{id}/history", get(mentors::history::<S>))
+        .route("/mentors/{id}/reminders", get(operations::reminders::<S>))
+        .route(
+            "/org/settings",
+            get(operations::settings::<S>).put(operations::update_settings::<S>),
+        )
+        .route("/runs", get(operations::runs::<S>))
+        .route("/alerts", get(operations::alerts::<S>))
+        .route("/alerts/{id}/ack", post(operations::acknowledge_alert::<S>))
         .route("/notifications", get(notifications::list::<S>))
         .route(
             "/notifications/{id}/read",

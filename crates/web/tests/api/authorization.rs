@@ -170,6 +170,48 @@ async fn every_endpoint_answers_each_role_and_token_as_designed() {
             None,
             [NotFound, NotFound, NotFound, NotFound],
         ),
+        (
+            Method::GET,
+            "/api/v1/org/settings".into(),
+            None,
+            [Forbidden, Forbidden, Allowed, Forbidden],
+        ),
+        (
+            Method::PUT,
+            "/api/v1/org/settings".into(),
+            Some(json!({"thresholds_days": [30, 14, 7]})),
+            [Forbidden, Forbidden, Allowed, Forbidden],
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/mentors/{target}/reminders"),
+            None,
+            [Forbidden, Allowed, Allowed, NotFound],
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/mentors/{own}/reminders"),
+            None,
+            [Allowed, Allowed, Allowed, NotFound],
+        ),
+        (
+            Method::GET,
+            "/api/v1/runs".into(),
+            None,
+            [Forbidden, Allowed, Allowed, Allowed],
+        ),
+        (
+            Method::GET,
+            "/api/v1/alerts".into(),
+            None,
+            [Forbidden, Allowed, Allowed, Allowed],
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/alerts/{unknown}/ack"),
+            None,
+            [Forbidden, NotFound, NotFound, NotFound],
+        ),
     ];
 
     let expired = app.keys.mint(

@@ -8,6 +8,7 @@ mod authorization;
 mod idempotency;
 mod me_and_notifications;
 mod mentors;
+mod operations;
 mod races;
 mod transitions;
 mod validation;

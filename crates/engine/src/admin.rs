@@ -1,0 +1,122 @@
+//! What coordinators and admins read and change besides mentors: organisation settings, the run log,
+//! alerts, and a mentor's reminder ledger.
+
+use domain::{MentorId, Role, Thresholds};
+use serde::{Deserialize, Serialize};
+use store::{AlertRecord, OrgSettings, Page, ReminderRecord, RunId, RunRecord, Store, User};
+use uuid::Uuid;
+
+use crate::mentors::require_manager;
+use crate::{Engine, EngineError};
+
+/// Settings as shown to admins: what is stored, and what applies.
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingsView {
+    /// The organisation's own thresholds, if set.
+    pub thresholds_days: Option<Vec<u16>>,
+    /// The thresholds the nightly run uses now.
+    pub effective_thresholds_days: Vec<u16>,
+    pub features: FeaturesView,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FeaturesView {
+    /// Whether organisations' own thresholds apply (a deployment-wide flag).
+    pub per_org_thresholds: bool,
+}
+
+/// A settings change; `thresholds_days: null` removes the organisation's own thresholds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsInput {
+    pub thresholds_days: Option<Vec<i64>>,
+}
+
+impl<S: Store> Engine<S> {
+    pub async fn settings(&self, user: &User) -> Result<SettingsView, EngineError> {
+        require_admin(user)?;
+        let org = self.store().org(user.org_id).await?;
+        let stored = self.store().org_settings(org.id).await?;
+        Ok(SettingsView {
+            thresholds_days: stored.thresholds_days,
+            effective_thresholds_days: self.effective_thresholds(&org).await?.as_slice().to_vec(),
+            features: FeaturesView {
+                per_org_thresholds: self.expiry_config().per_org_thresholds,
+            },
+        })
+    }
+
+    pub async fn update_settings(
+        &self,
+        user: &User,
+        input: SettingsInput,
+    ) -> Result<SettingsView, EngineError> {
+        require_admin(user)?;
+        let thresholds_days = input
+            .thresholds_days
+            .map(|values| Thresholds::parse(&values).map(|t| t.as_slice().to_vec()))
+            .transpose()
+            .map_err(|e| EngineError::invalid("thresholds_days", e))?;
+        self.store()
+            .update_org_settings(user.org_id, OrgSettings { thresholds_days })
+            .await?;
+        self.settings(user).await
+    }
+
+    pub async fn runs(
+        &self,
+        user: &User,
+        limit: u32,
+        before: Option<RunId>,
+    ) -> Result<Page<RunRecord, RunId>, EngineError> {
+        require_manager(user)?;
+        Ok(self.store().runs(user.org_id, limit, before).await?)
+    }
+
+    pub async fn alerts(
+        &self,
+        user: &User,
+        open_only: bool,
+        limit: u32,
+        before: Option<Uuid>,
+    ) -> Result<Page<AlertRecord, Uuid>, EngineError> {
+        require_manager(user)?;
+        Ok(self
+            .store()
+            .alerts(user.org_id, open_only, limit, before)
+            .await?)
+    }
+
+    pub async fn acknowledge_alert(
+        &self,
+        user: &User,
+        id: Uuid,
+    ) -> Result<AlertRecord, EngineError> {
+        require_manager(user)?;
+        Ok(self
+            .store()
+            .acknowledge_alert(user.org_id, id, user.id, self.clock().now())
+            .await?)
+    }
+
+    /// A mentor's reminder ledger, for managers and for the mentor themself.
+    pub async fn reminders(
+        &self,
+        user: &User,
+        id: MentorId,
+    ) -> Result<Vec<ReminderRecord>, EngineError> {
+        self.mentor(user, id).await?;
+        Ok(self.store().reminders(user.org_id, id).await?)
+    }
+}
+
+fn require_admin(user: &User) -> Result<(), EngineError> {
+    if user.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(EngineError::Forbidden(format!(
+            "organisation settings need the admin role; you are {}",
+            user.role
+        )))
+    }
+}
