@@ -1,7 +1,8 @@
 //! User-requested status changes and certification renewals: read, decide, compare-and-set, and
 //! on a lost race read and decide again.
 
-use domain::{Action, ActionKind, Facts, MentorId, Refusal, decide, is_valid_on};
+use chrono::{DateTime, Utc};
+use domain::{Action, ActionKind, Facts, MentorId, Refusal, Transition, decide, is_valid_on};
 use store::{Actor, MentorChange, MentorRecord, NewCertification, Store, User};
 
 use crate::mentors::{MentorSnapshot, owns};
@@ -30,23 +31,31 @@ impl<S: Store> Engine<S> {
                     current: mentor.status,
                 })?;
             let notifications = notices::for_user_transition(&mentor, &transition, owns(user, id));
+            let at = self.clock().now();
             let change = MentorChange {
                 org: user.org_id,
                 mentor: id,
                 expected_status: mentor.status,
                 expected_version: mentor.version,
                 certification: None,
-                transition: Some(transition),
+                transition: Some(transition.clone()),
                 actor: Actor::User(user.id),
                 idempotency_key: None,
                 history_note: None,
                 notifications,
                 run: None,
                 bound_expires_on: None,
-                at: self.clock().now(),
+                at,
             };
             match self.store().apply_change(change).await {
-                Ok(()) => return self.mentor(user, id).await,
+                // The compare-and-set held, so the row is exactly what was read plus this change:
+                // no need to read it again.
+                Ok(()) => {
+                    return Ok(MentorSnapshot {
+                        mentor: after(mentor, &transition, at),
+                        today,
+                    });
+                }
                 Err(e) if e.is_lost_race() => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -132,6 +141,17 @@ fn facts_of(
         certification_valid: latest.is_some_and(|expires_on| is_valid_on(expires_on, today)),
         resume_on: mentor.resume_on,
     }
+}
+
+/// The mentor row after `transition` was applied to it at `at` (what the store's unit of work writes).
+fn after(mut mentor: MentorRecord, transition: &Transition, at: DateTime<Utc>) -> MentorRecord {
+    mentor.status = transition.to;
+    mentor.status_reason = transition.reason.as_ref().map(ToString::to_string);
+    mentor.status_changed_at = at;
+    mentor.resume_on = transition.resume_on;
+    mentor.version += 1;
+    mentor.updated_at = at;
+    mentor
 }
 
 fn lost_too_often() -> EngineError {

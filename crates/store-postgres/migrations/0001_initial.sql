@@ -7,20 +7,6 @@
 -- locks into multixacts, which made concurrent writes several times slower. The store writes org_id
 -- from the mentor's row and user ids from our own users table; users and organisations are never deleted.
 
--- Time-ordered UUIDs (version 7) for rows created inside SQL statements, so that ordering by id is
--- ordering by creation as for ids made in Rust. PostgreSQL 15 has no built-in for it: the first 48 bits
--- are the Unix time in milliseconds, then the version and variant bits over random bits (RFC 9562).
-CREATE FUNCTION uuid_v7() RETURNS uuid
-LANGUAGE sql VOLATILE AS $$
-    SELECT encode(
-        set_bit(set_bit(
-            overlay(uuid_send(gen_random_uuid())
-                    PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
-                    FROM 1 FOR 6),
-            52, 1), 53, 1),
-        'hex')::uuid
-$$;
-
 -- Tenants. Everything else hangs off an organisation, and no query crosses one.
 CREATE TABLE organisations (
     id         uuid PRIMARY KEY,

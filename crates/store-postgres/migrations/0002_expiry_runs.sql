@@ -136,6 +136,10 @@ ALTER TABLE mentors ADD COLUMN current_expires_on date NULL;
 CREATE FUNCTION mentors_current_expiry_after_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- Every mentor change inserts into certifications (usually nothing); it must cost nothing then.
+    IF NOT EXISTS (SELECT 1 FROM new_certifications) THEN
+        RETURN NULL;
+    END IF;
     UPDATE mentors m
     SET current_expires_on = n.expires_on
     FROM (SELECT mentor_id, max(expires_on) AS expires_on FROM new_certifications GROUP BY mentor_id) n

@@ -67,7 +67,7 @@ outbox_written AS (
 notifications_written AS (
     INSERT INTO notifications (id, org_id, recipient_user_id, recipient_mentor_id, kind, mentor_id,
                                payload, created_at)
-    SELECT uuid_v7(), $1, COALESCE(n.recipient_user_id, c.id), n.recipient_mentor_id, n.kind,
+    SELECT gen_random_uuid(), $1, COALESCE(n.recipient_user_id, c.id), n.recipient_mentor_id, n.kind,
            n.mentor_id, n.payload, $15
     FROM UNNEST($21::uuid[], $22::boolean[], $23::uuid[], $24::uuid[], $25::text[], $26::jsonb[])
          WITH ORDINALITY AS n(mentor_id, to_coordinators, recipient_user_id, recipient_mentor_id, kind,

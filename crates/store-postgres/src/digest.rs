@@ -163,7 +163,7 @@ pub(crate) async fn write_digest(
     let written = sqlx::query(
         "INSERT INTO notifications (id, org_id, recipient_user_id, recipient_mentor_id, kind, \
                                     mentor_id, payload, created_at) \
-         SELECT uuid_v7(), $1, u.id, NULL, $2, NULL, $3, $4 \
+         SELECT gen_random_uuid(), $1, u.id, NULL, $2, NULL, $3, $4 \
          FROM users u WHERE u.org_id = $1 AND u.role = 'coordinator' \
          ORDER BY u.id",
     )

@@ -40,7 +40,7 @@ claimed AS (
 notified AS (
     INSERT INTO notifications (id, org_id, recipient_user_id, recipient_mentor_id, kind, mentor_id,
                                payload, created_at)
-    SELECT uuid_v7(), $1, COALESCE(i.recipient_user_id, u.id), i.recipient_mentor_id, i.kind,
+    SELECT gen_random_uuid(), $1, COALESCE(i.recipient_user_id, u.id), i.recipient_mentor_id, i.kind,
            i.mentor_id, i.payload, $14
     FROM claimed c
     JOIN input i ON i.mentor_id = c.mentor_id AND i.threshold_days = c.threshold_days
@@ -75,7 +75,7 @@ claimed AS (
 notified AS (
     INSERT INTO notifications (id, org_id, recipient_user_id, recipient_mentor_id, kind, mentor_id,
                                payload, created_at)
-    SELECT uuid_v7(), $1, COALESCE(i.recipient_user_id, u.id), i.recipient_mentor_id, i.kind,
+    SELECT gen_random_uuid(), $1, COALESCE(i.recipient_user_id, u.id), i.recipient_mentor_id, i.kind,
            i.mentor_id, i.payload, $11
     FROM claimed c
     JOIN input i ON i.mentor_id = c.mentor_id AND i.resume_on = c.resume_on

@@ -22,7 +22,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::{Email, MentorId, NotificationId, OrgId, OrgSlug, UserId};
 use sqlx::PgPool;
 use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::postgres::PgPoolOptions;
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use store::{
     Actor, AlertOpened, AlertRecord, ChangeOutcome, ClaimCounts, ExpiryWorklist, Finding,
     FinishedRun, HistoryRecord, IdempotencyBegin, MentorChange, MentorCursor, MentorFacts,
@@ -51,11 +53,17 @@ impl PgStore {
     /// Open a pool of at most `max_connections` and check that the server answers. Any failure is
     /// `Unavailable`; the error names the cause, never the URL (it may hold a password).
     pub async fn connect(url: &str, max_connections: u32) -> Result<PgStore, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?
+            // Our statements bind whole batches as arrays, so their plans do not depend on the values;
+            // without this, PostgreSQL planned the mentor-change statement anew on every execution,
+            // which cost more than executing it.
+            .options([("plan_cache_mode", "force_generic_plan")]);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             // Fail fast when the server is down: callers (readiness, requests) should answer, not hang.
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect(url)
+            .connect_with(options)
             .await
             .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
         Ok(Self::from_pool(pool))

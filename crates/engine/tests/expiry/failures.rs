@@ -64,7 +64,7 @@ async fn an_injected_duplicate_is_found_and_keeps_one_alert_open_across_runs() {
     // Copy the 7-day reminder notification, as a double send would have.
     sqlx::query(
         "INSERT INTO notifications (id, org_id, recipient_user_id, recipient_mentor_id, kind, mentor_id, payload, created_at) \
-         SELECT uuid_v7(), org_id, recipient_user_id, recipient_mentor_id, kind, mentor_id, payload, created_at \
+         SELECT gen_random_uuid(), org_id, recipient_user_id, recipient_mentor_id, kind, mentor_id, payload, created_at \
          FROM notifications WHERE kind = 'certification_reminder' AND mentor_id = $1",
     )
     .bind(id.0)
