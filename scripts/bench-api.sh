@@ -87,8 +87,18 @@ for _ in $(seq 1 50); do
 done
 [ -n "$port" ] || { echo "bench: found no free port" >&2; exit 1; }
 
-echo "== starting the server on 127.0.0.1:$port"
-MENTOR_STATUS__HTTP__BIND="127.0.0.1:$port" "$bin" serve >serve.log 2>&1 &
+# The server reaches PostgreSQL through its Unix socket when there is one (cheaper than TCP loopback
+# on this kind of machine) with a pool of BENCH_POOL connections (default 4: what measured best on
+# 2 cores with wrk on the same machine). The scheduler is off so only the measured requests run.
+server_database_url=$database_url
+socket_dir=${BENCH_PG_SOCKET_DIR:-/var/run/postgresql}
+if [ -S "$socket_dir/.s.PGSQL.5432" ]; then
+  server_database_url="postgres://postgres@localhost/$database?host=$socket_dir"
+fi
+echo "== starting the server on 127.0.0.1:$port (database pool ${BENCH_POOL:-4}, $server_database_url)"
+MENTOR_STATUS__HTTP__BIND="127.0.0.1:$port" MENTOR_STATUS__DATABASE_URL="$server_database_url" \
+  MENTOR_STATUS__DATABASE_MAX_CONNECTIONS="${BENCH_POOL:-4}" MENTOR_STATUS__SCHEDULER__ENABLED=false \
+  "$bin" serve >serve.log 2>&1 &
 server_pid=$!
 url="http://127.0.0.1:$port"
 for _ in $(seq 1 150); do

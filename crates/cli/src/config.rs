@@ -18,7 +18,7 @@ pub const ENV_PREFIX: &str = "MENTOR_STATUS__";
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "mentor-status.toml";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/mentor-status.db";
-pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 8;
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 /// `serve` reports what it does; one-shot commands print their result and log only trouble.
 pub const DEFAULT_SERVE_LOG_LEVEL: &str = "info";

@@ -10,6 +10,7 @@ mod notices;
 mod org_clock;
 pub mod scheduler;
 mod transitions;
+mod write_batcher;
 
 pub use admin::{FeaturesView, SettingsInput, SettingsView};
 pub use error::{EngineError, FieldError};
@@ -17,11 +18,13 @@ pub use input::{CertificationInput, ImportRow, ImportSummary, MentorInput, Mento
 pub use mentors::MentorSnapshot;
 pub use org_clock::OrgClock;
 pub use transitions::refusal_is_invalid_input;
+pub use write_batcher::WriteBatcher;
 
 use std::sync::Arc;
 
 use domain::Clock;
 use expiry::ExpiryConfig;
+use store::{ChangeOutcome, Conflict, Constraint, MentorChange, StoreError, StoreResult};
 
 /// The workflows, over one store and one clock. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -29,6 +32,7 @@ pub struct Engine<S> {
     store: S,
     clock: OrgClock,
     expiry: Arc<ExpiryConfig>,
+    writer: Option<WriteBatcher>,
 }
 
 impl<S: store::Store> Engine<S> {
@@ -37,6 +41,30 @@ impl<S: store::Store> Engine<S> {
             store,
             clock: OrgClock::new(clock),
             expiry: Arc::default(),
+            writer: None,
+        }
+    }
+
+    /// Write user changes through a group-committing writer (see [`WriteBatcher`]); for servers.
+    /// Must be called inside a Tokio runtime.
+    pub fn with_batched_writes(mut self, max_batch: usize, writers: usize) -> Self {
+        self.writer = Some(WriteBatcher::spawn(self.store.clone(), max_batch, writers));
+        self
+    }
+
+    /// Apply one user change, through the batching writer when there is one.
+    pub(crate) async fn apply_user_change(&self, change: MentorChange) -> StoreResult<()> {
+        let outcome = match &self.writer {
+            Some(writer) => writer.apply(change).await?,
+            None => return self.store.apply_change(change).await,
+        };
+        match outcome {
+            ChangeOutcome::Applied => Ok(()),
+            ChangeOutcome::LostRace => Err(StoreError::Conflict(Conflict::LostRace)),
+            ChangeOutcome::AlreadyRecorded => Err(StoreError::Conflict(Conflict::Constraint(
+                Constraint::HistoryIdempotencyKey,
+            ))),
+            ChangeOutcome::NotFound => Err(StoreError::not_found("mentor")),
         }
     }
 

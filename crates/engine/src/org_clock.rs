@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use domain::{Clock, OrgId, OrgTimeZone, business_date};
 use store::{Store, StoreResult};
 
@@ -21,8 +21,10 @@ impl OrgClock {
         }
     }
 
+    /// Now, to the microsecond: what the database keeps, so a value we answer with equals the one
+    /// a later read returns.
     pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
+        self.clock.now().trunc_subsecs(6)
     }
 
     /// Today's date in the organisation's time zone.

@@ -47,7 +47,7 @@ impl<S: Store> Engine<S> {
                 bound_expires_on: None,
                 at,
             };
-            match self.store().apply_change(change).await {
+            match self.apply_user_change(change).await {
                 // The compare-and-set held, so the row is exactly what was read plus this change:
                 // no need to read it again.
                 Ok(()) => {
@@ -107,7 +107,7 @@ impl<S: Store> Engine<S> {
                 bound_expires_on: None,
                 at: self.clock().now(),
             };
-            match self.store().apply_change(change).await {
+            match self.apply_user_change(change).await {
                 Ok(()) => return self.mentor(user, id).await,
                 Err(e) if e.is_lost_race() => continue,
                 Err(e) => return Err(e.into()),

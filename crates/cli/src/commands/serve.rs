@@ -13,6 +13,9 @@ use super::Outcome;
 use crate::config::Config;
 use crate::error::CliError;
 
+/// The most API changes written in one statement.
+const WRITE_BATCH_MAX: usize = 64;
+
 pub async fn run<S: Store>(config: &Config, engine: Engine<S>) -> Result<Outcome, CliError> {
     let tokens = TokenKeys::from_secret(config.require_jwt_secret()?).map_err(CliError::usage)?;
     let shutdown = shutdown_signal()?;
@@ -28,6 +31,8 @@ pub async fn run<S: Store>(config: &Config, engine: Engine<S>) -> Result<Outcome
         let tick = Duration::from_secs(config.scheduler.tick_seconds);
         tokio::spawn(Scheduler::new(engine.clone(), tick).run(background.clone()))
     });
+    let writers = (config.database_max_connections / 2).max(1) as usize;
+    let engine = engine.with_batched_writes(WRITE_BATCH_MAX, writers);
     let app = web::app(engine, tokens);
     tracing::info!(%address, scheduler = config.scheduler.enabled, "listening on http://{address}");
     let served = web::serve(listener, app, shutdown).await;

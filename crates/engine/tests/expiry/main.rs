@@ -4,6 +4,7 @@ extern crate mentor_status_engine as engine;
 
 mod helpers;
 
+mod batched_writes;
 mod catch_up_and_renewals;
 mod exactly_once;
 mod failures;

@@ -52,7 +52,8 @@ pub async fn spawn_app() -> TestApp {
     let org = create_org(&store, "hlf").await;
     let other_org = create_org(&store, "other").await;
 
-    let engine = Engine::new(store.clone(), Arc::new(clock.clone()));
+    // As `serve` does: changes are group-committed, so the races below also race in batches.
+    let engine = Engine::new(store.clone(), Arc::new(clock.clone())).with_batched_writes(64, 2);
     let app = web::app(
         engine,
         TokenKeys::from_secret(&SecretString::from(SECRET.to_owned())).unwrap(),
