@@ -1084,12 +1084,10 @@ async fn runs_killed_at_several_points_then_rerun_equal_one_clean_run() {
 }
 
 /// The strict form of the crash-safety requirement for the digest: right after the re-run that
-/// completes the work, the day has its coordinator digest, as after one clean run. Today a killed
-/// manual run stays `running` with a 10-minute lease, `write_digest` counts it as alive and leaves
-/// the digest to "the run that finishes last" — which never comes — so the re-run writes none.
+/// completes the work, the day has its coordinator digest, as after one clean run. The killed run
+/// stays `running` until its lease (renewed while it worked) runs out; the re-run, finding it
+/// apparently alive, waits for that and then writes the digest itself.
 #[tokio::test]
-#[ignore = "known gap: a killed `expiry run` holds back the day's digest until its 10-minute lease \
-            runs out and another run comes for that date (store-postgres digest.rs others_alive)"]
 async fn a_rerun_after_a_killed_run_writes_the_days_digest_at_once() {
     let setup = Setup::new().await;
     seed_crash_population(&setup, 1, 600).await;

@@ -30,7 +30,7 @@ pub enum EngineError {
         refusal: Refusal,
         current: MentorStatus,
     },
-    #[error("invalid input")]
+    #[error("invalid input: {}", describe(.0))]
     Invalid(Vec<FieldError>),
     /// Rows of an import that are wrong, each with its line number.
     #[error("{} row(s) of the import are invalid", .0.len())]
@@ -81,4 +81,12 @@ pub(crate) fn constraint_field(c: &Constraint) -> Option<(&'static str, &'static
         Constraint::UserMentorLink => Some(("mentor", "this mentor already has a login")),
         _ => None,
     }
+}
+
+fn describe(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
 }

@@ -5,7 +5,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::OrgId;
 use sqlx::PgConnection;
-use store::{RunId, StoreResult};
+use store::{FinishedRun, RunId, StoreResult};
 use uuid::Uuid;
 
 use crate::error::db_err;
@@ -84,7 +84,7 @@ pub(crate) async fn write_digest(
     run: RunId,
     date: NaiveDate,
     at: DateTime<Utc>,
-) -> StoreResult<u64> {
+) -> StoreResult<FinishedRun> {
     // Another run of the job is still alive: it finishes later and lists everything then.
     let others_alive: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM job_runs \
@@ -99,7 +99,10 @@ pub(crate) async fn write_digest(
     .await
     .map_err(db_err)?;
     if others_alive {
-        return Ok(0);
+        return Ok(FinishedRun {
+            digests: 0,
+            deferred: true,
+        });
     }
     // Runs whose effects no digest has listed: every finished one, failed ones included (the batches
     // they committed happened), and ones that died without finishing (their lease ran out), so a crash
@@ -126,7 +129,7 @@ pub(crate) async fn write_digest(
     if effects.is_empty() {
         // Nothing to tell (a re-run that found everything done): no digest, and none used up for the day.
         mark_digested(conn, &runs).await?;
-        return Ok(0);
+        return Ok(FinishedRun::default());
     }
     // The insert that wins (organisation, date) writes the day's digest. When the day has one already,
     // these runs stay undigested: the next date's digest lists them, so nothing is listed twice and
@@ -146,7 +149,7 @@ pub(crate) async fn write_digest(
     .await
     .map_err(db_err)?;
     let Some(digest) = digest else {
-        return Ok(0);
+        return Ok(FinishedRun::default());
     };
     let payload = serde_json::json!({
         "business_date": date,
@@ -176,7 +179,10 @@ pub(crate) async fn write_digest(
     .map_err(db_err)?
     .rows_affected();
     mark_digested(conn, &runs).await?;
-    Ok(written)
+    Ok(FinishedRun {
+        digests: written,
+        deferred: false,
+    })
 }
 
 async fn mark_digested(conn: &mut PgConnection, runs: &[Uuid]) -> StoreResult<()> {

@@ -302,6 +302,17 @@ impl Store for PgStore {
         runs::renew_run_lease(&self.pool, run, until).await
     }
 
+    async fn write_digest(
+        &self,
+        org: OrgId,
+        job: &str,
+        run: RunId,
+        business_date: NaiveDate,
+        at: DateTime<Utc>,
+    ) -> StoreResult<FinishedRun> {
+        runs::retry_digest(&self.pool, org, job, run, business_date, at).await
+    }
+
     async fn finish_run(&self, finish: RunFinish) -> StoreResult<FinishedRun> {
         runs::finish_run(&self.pool, finish).await
     }

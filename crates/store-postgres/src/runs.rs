@@ -144,14 +144,7 @@ pub(crate) async fn finish_run(pool: &PgPool, finish: RunFinish) -> StoreResult<
             .await
             .map_err(db_err)?;
     let (org, job) = run.ok_or(StoreError::not_found("run"))?;
-    // Finishing runs of one organisation take turns, so the last one to finish sees every other one
-    // finished and writes the digest. NO KEY UPDATE, not UPDATE: it must not block the foreign-key
-    // checks (KEY SHARE) of everything else written for the organisation meanwhile.
-    sqlx::query("SELECT 1 FROM organisations WHERE id = $1 FOR NO KEY UPDATE")
-        .bind(org)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+    lock_organisation(&mut tx, org).await?;
     sqlx::query(
         "UPDATE job_runs \
          SET finished_at = $2, outcome = $3, counts = $4, error = $5, lease_until = NULL \
@@ -177,14 +170,30 @@ pub(crate) async fn finish_run(pool: &PgPool, finish: RunFinish) -> StoreResult<
         .await
         .map_err(db_err)?;
     }
-    let digests = match finish.digest_for {
+    let finished = match finish.digest_for {
         Some(date) if finish.outcome == RunOutcome::Succeeded => {
             write_digest(&mut tx, OrgId(org), &job, finish.run, date, finish.at).await?
         }
-        _ => 0,
+        _ => FinishedRun::default(),
     };
     tx.commit().await.map_err(db_err)?;
-    Ok(FinishedRun { digests })
+    Ok(finished)
+}
+
+/// A digest asked for again by a run that finished while another was alive.
+pub(crate) async fn retry_digest(
+    pool: &PgPool,
+    org: OrgId,
+    job: &str,
+    run: RunId,
+    date: NaiveDate,
+    at: DateTime<Utc>,
+) -> StoreResult<FinishedRun> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    lock_organisation(&mut tx, org.0).await?;
+    let finished = write_digest(&mut tx, org, job, run, date, at).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(finished)
 }
 
 #[derive(sqlx::FromRow)]
@@ -266,6 +275,18 @@ pub(crate) async fn runs(
         .map(RunRecord::try_from)
         .collect::<StoreResult<Vec<_>>>()?;
     Ok(page(records, limit, |r| r.id))
+}
+
+/// Finishing runs of one organisation take turns, so the last one to finish sees every other one
+/// finished and writes the digest. NO KEY UPDATE, not UPDATE: it must not block the foreign-key
+/// checks (KEY SHARE) of everything else written for the organisation meanwhile.
+async fn lock_organisation(conn: &mut PgConnection, org: Uuid) -> StoreResult<()> {
+    sqlx::query("SELECT 1 FROM organisations WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(org)
+        .execute(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -206,6 +206,9 @@ pub struct ReminderRecord {
 pub struct FinishedRun {
     /// Coordinator digests written (one per coordinator) when this run completed the day's work.
     pub digests: u64,
+    /// Another run of the job and organisation was still alive (its lease current), so the digest
+    /// waits: the last run to finish writes it. Ask again with `Store::write_digest`.
+    pub deferred: bool,
 }
 
 /// What a `finish_run` records.

@@ -225,6 +225,16 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         finish: RunFinish,
     ) -> impl Future<Output = StoreResult<FinishedRun>> + Send;
+    /// Write the digest of `business_date` now if no other run of `job` in `org` is alive (as
+    /// `RunFinish::digest_for` describes), for a run that finished while another was still running.
+    fn write_digest(
+        &self,
+        org: OrgId,
+        job: &str,
+        run: RunId,
+        business_date: NaiveDate,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<FinishedRun>> + Send;
     /// The run log of an organisation, newest first.
     fn runs(
         &self,

@@ -46,13 +46,16 @@ pub async fn run<S: Store>(engine: Engine<S>, args: ExpiryRun) -> Result<Outcome
         }
     }
     if !failures.is_empty() {
+        // What did run is reported too, after the failures.
+        let mut details = failures.clone();
+        details.extend(reports.iter().map(|r| format!("done: {}", describe(r))));
         return Err(CliError::Failed {
             summary: format!(
                 "the expiry run failed for {} of {} organisation(s); each failure is in the run log",
                 failures.len(),
                 plan.len()
             ),
-            details: failures,
+            details,
         });
     }
     let human = reports.iter().map(describe).collect::<Vec<_>>().join("\n");

@@ -45,7 +45,8 @@ pub struct ExpiryConfig {
     pub resume_notice_days: u16,
     /// Changes per database statement.
     pub batch_size: usize,
-    /// How long a scheduled run's claim lasts without renewal; another instance takes over after.
+    /// How long a run's claim lasts without renewal (a running run renews it every third of this);
+    /// another instance takes a dead run's scheduled claim over after it.
     pub lease: chrono::Duration,
     /// Which process this is, for the run log.
     pub instance: String,
@@ -59,7 +60,7 @@ impl Default for ExpiryConfig {
             run_at: RunAt::default(),
             resume_notice_days: 3,
             batch_size: 2000,
-            lease: chrono::Duration::minutes(10),
+            lease: chrono::Duration::seconds(30),
             instance: format!("pid-{}", std::process::id()),
         }
     }

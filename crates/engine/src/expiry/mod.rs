@@ -23,6 +23,9 @@ use crate::{Engine, EngineError};
 /// The job name of the nightly run in the run log and the scheduler's claims.
 pub const EXPIRY_JOB: &str = "expiry";
 
+/// How often a finished run asks again for the digest while another run is alive.
+const DIGEST_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// What one run did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
@@ -90,6 +93,7 @@ impl<S: Store> Engine<S> {
         run: NewRun,
     ) -> Result<RunReport, EngineError> {
         let mut counts = RunCounts::default();
+        let heartbeat = self.keep_lease(run.id);
         let result = AssertUnwindSafe(self.expiry_steps(org, &run, &mut counts))
             .catch_unwind()
             .await
@@ -103,11 +107,12 @@ impl<S: Store> Engine<S> {
                     "the run panicked: {message}"
                 )))
             });
+        heartbeat.abort();
         let (outcome, error) = match &result {
             Ok(()) => (RunOutcome::Succeeded, None),
             Err(e) => (RunOutcome::Failed, Some(e.to_string())),
         };
-        let finished = self
+        let mut finished = self
             .store()
             .finish_run(RunFinish {
                 run: run.id,
@@ -118,6 +123,9 @@ impl<S: Store> Engine<S> {
                 digest_for: (outcome == RunOutcome::Succeeded).then_some(run.business_date),
             })
             .await?;
+        if finished.deferred {
+            finished = self.await_digest(org, &run).await?;
+        }
         counts.digests = finished.digests;
         if outcome == RunOutcome::Succeeded {
             counts.findings = self.compensation_check(org, run.id).await?;
@@ -171,7 +179,6 @@ impl<S: Store> Engine<S> {
             .await?;
         counts.expired = expired.to_expired;
         counts.lost_races += expired.lost_races;
-        self.renew_lease(run).await?;
 
         let resumed = self
             .apply_system_transitions(
@@ -185,7 +192,6 @@ impl<S: Store> Engine<S> {
         counts.resumed = resumed.to_active;
         counts.resumed_into_expired = resumed.to_expired;
         counts.lost_races += resumed.lost_races;
-        self.renew_lease(run).await?;
 
         let reminders = self
             .claim_reminders(org, run.id, today, &thresholds, worklist.reminders)
@@ -199,9 +205,55 @@ impl<S: Store> Engine<S> {
         Ok(())
     }
 
-    async fn renew_lease(&self, run: &NewRun) -> Result<(), EngineError> {
-        let until = self.clock().now() + self.expiry_config().lease;
-        Ok(self.store().renew_run_lease(run.id, until).await?)
+    /// Renew the run's lease in the background while it works, so it stays short: a run whose
+    /// process died is recognised as dead (and its scheduled claim taken over) within one lease.
+    fn keep_lease(&self, run: RunId) -> tokio::task::JoinHandle<()> {
+        let store = self.store().clone();
+        let clock = self.clock().clone();
+        let lease = self.expiry_config().lease;
+        let every = (lease / 3)
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(1));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(e) = store.renew_run_lease(run, clock.now() + lease).await {
+                    tracing::warn!(%run, error = %e, "could not renew the run's lease");
+                }
+            }
+        })
+    }
+
+    /// This run finished while another of the same organisation was alive. That one normally finishes
+    /// soon and writes the digest; if it died, its lease runs out and this run writes it. Waits at
+    /// most one lease.
+    async fn await_digest(
+        &self,
+        org: &Org,
+        run: &NewRun,
+    ) -> Result<store::FinishedRun, EngineError> {
+        let give_up = tokio::time::Instant::now()
+            + self.expiry_config().lease.to_std().unwrap_or_default()
+            + DIGEST_RETRY;
+        loop {
+            tokio::time::sleep(DIGEST_RETRY).await;
+            let finished = self
+                .store()
+                .write_digest(
+                    org.id,
+                    EXPIRY_JOB,
+                    run.id,
+                    run.business_date,
+                    self.clock().now(),
+                )
+                .await?;
+            if !finished.deferred || tokio::time::Instant::now() >= give_up {
+                if finished.deferred {
+                    tracing::info!(org = %org.slug, "another run is still alive; it writes the digest when it finishes");
+                }
+                return Ok(finished);
+            }
+        }
     }
 
     /// After every run: look for duplicate effects. Findings go to the reconciliation log and keep one

@@ -7,7 +7,12 @@ use store::{Actor, ChangeOutcome, MentorChange, Store};
 
 use crate::helpers::*;
 
-fn pause_change(world: &World, mentor: domain::MentorId, resume_on: Option<&str>, to: MentorStatus) -> MentorChange {
+fn pause_change(
+    world: &World,
+    mentor: domain::MentorId,
+    resume_on: Option<&str>,
+    to: MentorStatus,
+) -> MentorChange {
     MentorChange {
         org: world.org.id,
         mentor,
@@ -41,7 +46,10 @@ async fn concurrent_changes_are_written_together_each_with_its_own_outcome() {
     let batcher = WriteBatcher::spawn(world.store.clone(), 16, 2);
     // One change breaks a CHECK (a return date on an active mentor), failing its whole statement:
     // the batcher writes that batch again one by one, so only that change fails.
-    let mut changes: Vec<MentorChange> = ids.iter().map(|id| pause_change(&world, *id, None, MentorStatus::Paused)).collect();
+    let mut changes: Vec<MentorChange> = ids
+        .iter()
+        .map(|id| pause_change(&world, *id, None, MentorStatus::Paused))
+        .collect();
     changes[7] = pause_change(&world, ids[7], Some("2026-07-01"), MentorStatus::Active);
     // A stale expectation loses its race without touching the others.
     changes[8].expected_version = 5;
@@ -50,14 +58,27 @@ async fn concurrent_changes_are_written_together_each_with_its_own_outcome() {
         match n {
             7 => assert!(outcome.is_err(), "the broken change fails: {outcome:?}"),
             8 => assert_eq!(outcome.as_ref().unwrap(), &ChangeOutcome::LostRace),
-            _ => assert_eq!(outcome.as_ref().unwrap(), &ChangeOutcome::Applied, "change {n}"),
+            _ => assert_eq!(
+                outcome.as_ref().unwrap(),
+                &ChangeOutcome::Applied,
+                "change {n}"
+            ),
         }
     }
     for (n, id) in ids.iter().enumerate() {
-        let expected = if n == 7 || n == 8 { MentorStatus::Active } else { MentorStatus::Paused };
+        let expected = if n == 7 || n == 8 {
+            MentorStatus::Active
+        } else {
+            MentorStatus::Paused
+        };
         assert_eq!(world.status(*id).await, expected, "mentor {n}");
     }
-    assert_eq!(world.scalar("SELECT count(*) FROM status_history WHERE to_status = 'paused'").await, 38);
+    assert_eq!(
+        world
+            .scalar("SELECT count(*) FROM status_history WHERE to_status = 'paused'")
+            .await,
+        38
+    );
 }
 
 #[tokio::test]
@@ -70,7 +91,10 @@ async fn the_engine_writes_api_changes_through_the_batcher() {
     }
     let coordinator = Arc::new(world.coordinators[0].clone());
     let replies = join_all(ids.iter().map(|id| {
-        let action = domain::Action::Pause { reason: Reason::parse("ferie").unwrap(), resume_on: None };
+        let action = domain::Action::Pause {
+            reason: Reason::parse("ferie").unwrap(),
+            resume_on: None,
+        };
         let engine = engine.clone();
         let coordinator = coordinator.clone();
         let id = *id;
@@ -81,7 +105,15 @@ async fn the_engine_writes_api_changes_through_the_batcher() {
         assert_eq!(reply.as_ref().unwrap().mentor.status, MentorStatus::Paused);
         assert_eq!(reply.as_ref().unwrap().mentor.version, 2);
     }
-    assert_eq!(world.scalar("SELECT count(*) FROM sync_outbox").await, 40, "registration + pause each");
+    assert_eq!(
+        world.scalar("SELECT count(*) FROM sync_outbox").await,
+        40,
+        "registration + pause each"
+    );
     let stored = world.store.mentor(world.org.id, ids[3]).await.unwrap();
-    assert_eq!(stored, replies[3].as_ref().unwrap().mentor, "the answer without a re-read equals the row");
+    assert_eq!(
+        stored,
+        replies[3].as_ref().unwrap().mentor,
+        "the answer without a re-read equals the row"
+    );
 }
