@@ -12,6 +12,7 @@ use store::{ChangeOutcome, MentorChange, Recipient, StoreError, StoreResult};
 use uuid::Uuid;
 
 use crate::error::db_err;
+use crate::plans::{LARGE_BATCH, begin_custom_planned};
 use crate::rows::actor_columns;
 
 const APPLY_CHANGES: &str = r#"
@@ -198,7 +199,7 @@ pub(crate) async fn apply_changes(
         columns.push(change);
     }
     let c = columns;
-    let rows: Vec<OutcomeRow> = sqlx::query_as(APPLY_CHANGES)
+    let query = sqlx::query_as::<_, OutcomeRow>(APPLY_CHANGES)
         .bind(org.0)
         .bind(&c.mentor)
         .bind(&c.expected_status)
@@ -224,10 +225,15 @@ pub(crate) async fn apply_changes(
         .bind(&c.note_user)
         .bind(&c.note_recipient_mentor)
         .bind(&c.note_kind)
-        .bind(&c.note_payload)
-        .fetch_all(pool)
-        .await
-        .map_err(db_err)?;
+        .bind(&c.note_payload);
+    let rows = if c.mentor.len() >= LARGE_BATCH {
+        let mut tx = begin_custom_planned(pool).await?;
+        let rows = query.fetch_all(&mut *tx).await.map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        rows
+    } else {
+        query.fetch_all(pool).await.map_err(db_err)?
+    };
 
     let missed: Vec<Uuid> = rows
         .iter()

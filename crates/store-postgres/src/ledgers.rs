@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::error::{bad_column, db_err};
 use crate::notifications::recipient_columns;
+use crate::plans::begin_custom_planned;
 
 /// One statement: claim every key, then write the notifications of the won `sent` claims. Claims for
 /// mentors outside the organisation are not recorded. The inserts go in key order, so two runs
@@ -178,6 +179,7 @@ pub(crate) async fn claim_reminders(
                 .filter(|_| claim.outcome == ReminderOutcome::Sent),
         );
     }
+    let mut tx = begin_custom_planned(pool).await?;
     let won: ClaimCountsRow = sqlx::query_as(CLAIM_REMINDERS)
         .bind(org.0)
         .bind(business_date)
@@ -193,9 +195,10 @@ pub(crate) async fn claim_reminders(
         .bind(&notes.kind)
         .bind(&notes.payload)
         .bind(at)
-        .fetch_one(pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
     Ok(ClaimCounts {
         sent: count(won.sent),
         skipped: count(won.skipped),
@@ -225,6 +228,7 @@ pub(crate) async fn claim_resume_notices(
         resume_on.push(claim.resume_on);
         notes.push(Some(claim.notification));
     }
+    let mut tx = begin_custom_planned(pool).await?;
     let won: i64 = sqlx::query_scalar(CLAIM_RESUME_NOTICES)
         .bind(org.0)
         .bind(business_date)
@@ -237,9 +241,10 @@ pub(crate) async fn claim_resume_notices(
         .bind(&notes.kind)
         .bind(&notes.payload)
         .bind(at)
-        .fetch_one(pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
     Ok(count(won))
 }
 

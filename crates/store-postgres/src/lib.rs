@@ -14,6 +14,7 @@ mod mentors;
 mod notifications;
 mod orgs_users;
 mod page;
+mod plans;
 mod rows;
 mod runs;
 mod worklist;
@@ -55,9 +56,7 @@ impl PgStore {
     pub async fn connect(url: &str, max_connections: u32) -> Result<PgStore, StoreError> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Unavailable(Box::new(e)))?
-            // Our statements bind whole batches as arrays, so their plans do not depend on the values;
-            // without this, PostgreSQL planned the mentor-change statement anew on every execution,
-            // which cost more than executing it.
+            // Planned once per connection; large batches ask for plans of their own (see plans.rs).
             .options([("plan_cache_mode", "force_generic_plan")]);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)

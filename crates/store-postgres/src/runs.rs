@@ -15,12 +15,13 @@ use uuid::Uuid;
 use crate::digest::write_digest;
 use crate::error::{bad_column, db_err};
 use crate::page::{fetch_limit, page};
+use crate::plans::begin_custom_planned;
 
 const RUN_COLUMNS: &str = "id, job, org_id, business_date, trigger, instance, started_at, \
      finished_at, outcome, counts, error";
 
 pub(crate) async fn claim_scheduled_run(pool: &PgPool, run: NewRun) -> StoreResult<bool> {
-    let mut tx = pool.begin().await.map_err(db_err)?;
+    let mut tx = begin_custom_planned(pool).await?;
     // Lock the existing claim, if any, so the run it names is the run this claimer takes over: a
     // concurrent claimer waits here and then sees the claim as the winner left it.
     let previous: Option<Uuid> = sqlx::query_scalar(
@@ -136,7 +137,7 @@ pub(crate) async fn finish_run(pool: &PgPool, finish: RunFinish) -> StoreResult<
             "a run finishes as succeeded or failed, not running".into(),
         ));
     }
-    let mut tx = pool.begin().await.map_err(db_err)?;
+    let mut tx = begin_custom_planned(pool).await?;
     let run: Option<(Uuid, String)> =
         sqlx::query_as("SELECT org_id, job FROM job_runs WHERE id = $1")
             .bind(finish.run.0)
@@ -189,7 +190,7 @@ pub(crate) async fn retry_digest(
     date: NaiveDate,
     at: DateTime<Utc>,
 ) -> StoreResult<FinishedRun> {
-    let mut tx = pool.begin().await.map_err(db_err)?;
+    let mut tx = begin_custom_planned(pool).await?;
     lock_organisation(&mut tx, org.0).await?;
     let finished = write_digest(&mut tx, org, job, run, date, at).await?;
     tx.commit().await.map_err(db_err)?;

@@ -116,11 +116,13 @@ pub(crate) async fn expiry_worklist(
     resume_notice_days: u16,
 ) -> StoreResult<ExpiryWorklist> {
     let mut worklist = ExpiryWorklist::default();
-    // One snapshot for both statements; see the module comment for the bitmap scans. The BEGIN is
-    // sent as a simple query, so both settings cost one round trip.
+    // One snapshot for both statements; see the module comment for the bitmap scans, and plans.rs
+    // for the plans made for the actual dates. The BEGIN is sent as a simple query, so the settings
+    // cost one round trip.
     let mut tx = pool
         .begin_with(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL enable_bitmapscan = off",
+            "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL enable_bitmapscan = off; \
+             SET LOCAL plan_cache_mode = force_custom_plan",
         )
         .await
         .map_err(db_err)?;
