@@ -1,81 +1,17 @@
 //! The `mentor-status` binary, run as a user runs it, each test against its own PostgreSQL database.
 
-use std::io::Write;
+mod support;
+
+use support::{JWT_SECRET, Run, Setup};
+
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use sqlx::{Connection, PgConnection};
-use testkit::TestDatabase;
-
-const JWT_SECRET: &str = "cli-test-signing-secret-7f3a9c1e5b2d4f6a8c0e";
-
-/// A working directory and a database for one test.
-struct Setup {
-    db: TestDatabase,
-    dir: tempfile::TempDir,
-}
 
 impl Setup {
-    async fn new() -> Setup {
-        Setup {
-            db: TestDatabase::create().await,
-            dir: tempfile::tempdir().expect("create a temporary directory"),
-        }
-    }
-
-    /// `mentor-status` with this test's database and signing secret in its environment, started in
-    /// an empty directory so no `mentor-status.toml` of the developer's is picked up.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_mentor-status"));
-        for (key, _) in std::env::vars_os() {
-            if key
-                .to_string_lossy()
-                .to_ascii_uppercase()
-                .starts_with("MENTOR_STATUS__")
-            {
-                command.env_remove(key);
-            }
-        }
-        command
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("MENTOR_STATUS__DATABASE_URL", self.db.url())
-            .env("MENTOR_STATUS__AUTH__JWT_SECRET", JWT_SECRET)
-            .env("MENTOR_STATUS__DATABASE_MAX_CONNECTIONS", "2")
-            .stdin(Stdio::null());
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        Run::of(self.command(args).output().expect("run mentor-status"))
-    }
-
-    fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start mentor-status");
-        child
-            .stdin
-            .take()
-            .expect("stdin is piped")
-            .write_all(stdin.as_bytes())
-            .expect("write to stdin");
-        Run::of(child.wait_with_output().expect("wait for mentor-status"))
-    }
-
-    fn write(&self, name: &str, contents: &str) -> String {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, contents).expect("write a test file");
-        path.to_str().expect("UTF-8 path").to_owned()
-    }
-
     /// A migrated database with organisation `hlf` and coordinator `kari@example.no`.
     fn with_org_and_coordinator(&self) {
         self.run(&["migrate"]).success();
@@ -94,57 +30,11 @@ impl Setup {
         .success();
     }
 
-    async fn sql(&self) -> PgConnection {
-        PgConnection::connect(self.db.url())
-            .await
-            .expect("connect to the test database")
-    }
-
     async fn mentor_count(&self) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM mentors")
             .fetch_one(&mut self.sql().await)
             .await
             .expect("count mentors")
-    }
-}
-
-/// What a finished command did.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn of(output: Output) -> Run {
-        Run {
-            code: output.status.code(),
-            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-        }
-    }
-
-    #[track_caller]
-    fn success(self) -> Run {
-        assert_eq!(self.code, Some(0), "expected success: {self:#?}");
-        self
-    }
-
-    #[track_caller]
-    fn fails_with(self, code: i32, stderr_contains: &[&str]) -> Run {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "expected exit code {code}: {self:#?}"
-        );
-        for needle in stderr_contains {
-            assert!(
-                self.stderr.contains(needle),
-                "stderr should mention {needle:?}: {self:#?}"
-            );
-        }
-        self
     }
 }
 

@@ -2,16 +2,16 @@
 //! real binary against its own PostgreSQL database per test. Includes the crash-safety check of
 //! issue 3: runs killed (SIGKILL) at several points, then re-run, end where one clean run ends.
 
+mod support;
+
+use support::{JWT_SECRET, Run, Setup};
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{Days, NaiveDate};
-use sqlx::{Connection, PgConnection};
-use testkit::TestDatabase;
-
-const JWT_SECRET: &str = "expiry-cli-test-signing-secret-2b8d4f0a6c1e3a5b";
 
 /// A fixed business date far in the future, so that certifications written relative to it are valid
 /// today (the import makes them `active`) and every run uses `--as-of D --allow-future`.
@@ -29,120 +29,6 @@ fn plus(day: &str, days: i64) -> String {
         d.checked_sub_days(Days::new(days.unsigned_abs()))
     };
     moved.expect("in range").to_string()
-}
-
-/// A working directory and a database for one test.
-struct Setup {
-    db: TestDatabase,
-    dir: tempfile::TempDir,
-}
-
-impl Setup {
-    async fn new() -> Setup {
-        Setup {
-            db: TestDatabase::create().await,
-            dir: tempfile::tempdir().expect("create a temporary directory"),
-        }
-    }
-
-    /// `mentor-status` with this test's database in its environment, in an empty directory, with no
-    /// `MENTOR_STATUS__*` variable of the developer's.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_mentor-status"));
-        for (key, _) in std::env::vars_os() {
-            if key
-                .to_string_lossy()
-                .to_ascii_uppercase()
-                .starts_with("MENTOR_STATUS__")
-            {
-                command.env_remove(key);
-            }
-        }
-        command
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("MENTOR_STATUS__DATABASE_URL", self.db.url())
-            .env("MENTOR_STATUS__AUTH__JWT_SECRET", JWT_SECRET)
-            .env("MENTOR_STATUS__DATABASE_MAX_CONNECTIONS", "2")
-            .stdin(Stdio::null());
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        Run::of(self.command(args).output().expect("run mentor-status"))
-    }
-
-    fn write(&self, name: &str, contents: &str) -> String {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, contents).expect("write a test file");
-        path.to_str().expect("UTF-8 path").to_owned()
-    }
-
-    async fn sql(&self) -> PgConnection {
-        PgConnection::connect(self.db.url())
-            .await
-            .expect("connect to the test database")
-    }
-
-    async fn scalar(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sql)
-            .fetch_one(&mut self.sql().await)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-    }
-
-    async fn lines(&self, sql: &str) -> Vec<String> {
-        sqlx::query_scalar(sql)
-            .fetch_all(&mut self.sql().await)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-    }
-}
-
-/// What a finished command did.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn of(output: Output) -> Run {
-        Run {
-            code: output.status.code(),
-            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-        }
-    }
-
-    #[track_caller]
-    fn success(self) -> Run {
-        assert_eq!(self.code, Some(0), "expected success: {self:#?}");
-        self
-    }
-
-    #[track_caller]
-    fn fails_with(self, code: i32, stderr_contains: &[&str]) -> Run {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "expected exit code {code}: {self:#?}"
-        );
-        for needle in stderr_contains {
-            assert!(
-                self.stderr.contains(needle),
-                "stderr should mention {needle:?}: {self:#?}"
-            );
-        }
-        self
-    }
-
-    #[track_caller]
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("one JSON object: {e}: {self:#?}"))
-    }
 }
 
 /// The counts of a `--json` run report, in the order the summary prints them.
