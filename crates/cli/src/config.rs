@@ -68,6 +68,9 @@ pub struct ExpirySection {
     /// Mentors per database statement.
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
+    /// Organisations `expiry run` works on at once.
+    #[serde(default = "default_parallel_orgs")]
+    pub parallel_orgs: usize,
 }
 
 impl Default for ExpirySection {
@@ -77,6 +80,7 @@ impl Default for ExpirySection {
             run_at: default_run_at(),
             resume_notice_days: default_resume_notice_days(),
             batch_size: default_batch_size(),
+            parallel_orgs: default_parallel_orgs(),
         }
     }
 }
@@ -125,6 +129,10 @@ fn default_resume_notice_days() -> u16 {
 
 fn default_batch_size() -> usize {
     2000
+}
+
+fn default_parallel_orgs() -> usize {
+    2
 }
 
 fn default_true() -> bool {
@@ -256,6 +264,9 @@ impl Config {
             return Err(CliError::usage(
                 "expiry.resume_notice_days must be from 1 to 365",
             ));
+        }
+        if !(1..=16).contains(&self.expiry.parallel_orgs) {
+            return Err(CliError::usage("expiry.parallel_orgs must be from 1 to 16"));
         }
         if !(1..=50_000).contains(&self.expiry.batch_size) {
             return Err(CliError::usage("expiry.batch_size must be from 1 to 50000"));

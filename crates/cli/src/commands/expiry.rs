@@ -3,6 +3,7 @@
 use domain::business_date;
 use engine::Engine;
 use engine::expiry::RunReport;
+use futures::{StreamExt, stream};
 use serde_json::json;
 use store::{Org, RunCounts, Store};
 
@@ -11,7 +12,11 @@ use super::{Outcome, store_failed};
 use crate::args::ExpiryRun;
 use crate::error::CliError;
 
-pub async fn run<S: Store>(engine: Engine<S>, args: ExpiryRun) -> Result<Outcome, CliError> {
+pub async fn run<S: Store>(
+    engine: Engine<S>,
+    args: ExpiryRun,
+    parallel_orgs: usize,
+) -> Result<Outcome, CliError> {
     let orgs: Vec<Org> = match &args.org {
         Some(slug) => vec![org_by_slug(engine.store(), slug).await?],
         None => engine
@@ -37,10 +42,19 @@ pub async fn run<S: Store>(engine: Engine<S>, args: ExpiryRun) -> Result<Outcome
         plan.push((org, date));
     }
 
+    // Organisations are independent; a few at once keep both the database and this process busy.
+    let outcomes: Vec<_> = stream::iter(&plan)
+        .map(|(org, date)| {
+            let engine = &engine;
+            async move { (org, engine.run_expiry(org, *date).await) }
+        })
+        .buffered(parallel_orgs)
+        .collect()
+        .await;
     let mut reports = Vec::with_capacity(plan.len());
     let mut failures = Vec::new();
-    for (org, date) in &plan {
-        match engine.run_expiry(org, *date).await {
+    for (org, outcome) in outcomes {
+        match outcome {
             Ok(report) => reports.push(report),
             Err(e) => failures.push(format!("{}: {e}", org.slug)),
         }

@@ -138,7 +138,7 @@ async fn run_command<S: Store>(
             import::mentors(engine(config, store)?, args).await
         }
         Command::Expiry(ExpiryCommand::Run(args)) => {
-            expiry::run(engine(config, store)?, args).await
+            expiry::run(engine(config, store)?, args, config.expiry.parallel_orgs).await
         }
     }
 }
