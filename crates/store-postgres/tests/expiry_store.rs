@@ -7,45 +7,24 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use domain::{
-    ActionKind, CertificationPeriod, Email, FullName, MentorId, MentorStatus, OrgId, OrgSlug,
-    OrgTimeZone, Reason, Role, Transition, UserId,
+    ActionKind, CertificationPeriod, Email, FullName, MentorId, MentorStatus, OrgId, Reason, Role,
+    Transition, UserId,
 };
 use mentor_status_store_postgres::PgStore;
 use store::{
     Actor, ChangeOutcome, ClaimCounts, MentorChange, MentorFacts, NewAlert, NewCertification,
-    NewMentor, NewNotification, NewOrg, NewRun, NewUser, Org, OrgSettings, Recipient,
-    ReminderClaim, ReminderOutcome, ResumeNoticeClaim, RunCounts, RunFinish, RunId, RunOutcome,
-    RunTrigger, Severity, Store, StoreError, User,
+    NewMentor, NewNotification, NewRun, NewUser, OrgSettings, Recipient, ReminderClaim,
+    ReminderOutcome, ResumeNoticeClaim, RunCounts, RunFinish, RunId, RunOutcome, RunTrigger,
+    Severity, Store, StoreError, User,
 };
 use testkit::TestDatabase;
 use uuid::Uuid;
 
+mod common;
+
+use common::{Db, assert_not_found, count, date, db, db_with_connections, org, t};
+
 // --- fixtures ---
-
-/// A migrated store on its own database; the database is dropped with this value.
-struct Db {
-    store: PgStore,
-    _db: TestDatabase,
-}
-
-async fn db() -> Db {
-    db_with_connections(5).await
-}
-
-async fn db_with_connections(max: u32) -> Db {
-    let db = TestDatabase::create().await;
-    let store = PgStore::connect(db.url(), max).await.expect("connect");
-    store.migrate().await.expect("migrate");
-    Db { store, _db: db }
-}
-
-fn t(s: &str) -> DateTime<Utc> {
-    s.parse().expect("RFC 3339 instant")
-}
-
-fn date(s: &str) -> NaiveDate {
-    s.parse().expect("YYYY-MM-DD")
-}
 
 const NOW: &str = "2026-05-01T04:00:00Z";
 const TODAY: &str = "2026-05-01";
@@ -56,17 +35,6 @@ fn today() -> NaiveDate {
 
 fn days(n: i64) -> NaiveDate {
     today() + Duration::days(n)
-}
-
-async fn org(store: &PgStore, slug: &str) -> Org {
-    store
-        .create_org(NewOrg {
-            slug: OrgSlug::parse(slug).unwrap(),
-            name: slug.to_uppercase(),
-            timezone: OrgTimeZone::default(),
-        })
-        .await
-        .expect("create org")
 }
 
 async fn user(store: &PgStore, org: OrgId, email: &str, role: Role) -> User {
@@ -287,14 +255,6 @@ fn finish(
     }
 }
 
-/// Rows in `table`.
-async fn count(store: &PgStore, table: &str) -> i64 {
-    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
-        .fetch_one(store.pool())
-        .await
-        .unwrap()
-}
-
 /// Notifications of `kind`.
 async fn notifications_of_kind(store: &PgStore, kind: &str) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM notifications WHERE kind = $1")
@@ -313,13 +273,6 @@ async fn digests(store: &PgStore) -> Vec<(Uuid, serde_json::Value)> {
     .fetch_all(store.pool())
     .await
     .unwrap()
-}
-
-fn assert_not_found(err: StoreError, entity: &str) {
-    match err {
-        StoreError::NotFound { entity: e } => assert_eq!(e, entity),
-        other => panic!("expected NotFound({entity}), got {other:?}"),
-    }
 }
 
 fn ids(facts: &[MentorFacts]) -> Vec<MentorId> {

@@ -1,7 +1,7 @@
 //! The PostgreSQL store against a real server: a fresh database per test, rows checked by reading them
 //! back through the trait or with plain SQL on the pool.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use domain::{
     ActionKind, CertificationPeriod, Email, FullName, MentorId, MentorStatus, NotificationId,
     OrgId, OrgSlug, OrgTimeZone, Phone, Reason, Role, Transition,
@@ -9,50 +9,18 @@ use domain::{
 use mentor_status_store_postgres::PgStore;
 use store::{
     Actor, Conflict, Constraint, IdempotencyBegin, MentorChange, MentorCursor, MentorFilter,
-    MentorPatch, NewCertification, NewMentor, NewNotification, NewOrg, NewUser, Org, Recipient,
-    Store, StoreError, StoredResponse, User,
+    MentorPatch, NewCertification, NewMentor, NewNotification, NewOrg, NewUser, Recipient, Store,
+    StoreError, StoredResponse, User,
 };
 use testkit::TestDatabase;
 
+mod common;
+
+use common::{Db, assert_not_found, count, date, db, db_with_connections, org, t};
+
 // --- fixtures ---
 
-/// A migrated store on its own database; the database is dropped with this value.
-struct Db {
-    store: PgStore,
-    _db: TestDatabase,
-}
-
-async fn db() -> Db {
-    db_with_connections(5).await
-}
-
-async fn db_with_connections(max: u32) -> Db {
-    let db = TestDatabase::create().await;
-    let store = PgStore::connect(db.url(), max).await.expect("connect");
-    store.migrate().await.expect("migrate");
-    Db { store, _db: db }
-}
-
-fn t(s: &str) -> DateTime<Utc> {
-    s.parse().expect("RFC 3339 instant")
-}
-
-fn date(s: &str) -> NaiveDate {
-    s.parse().expect("YYYY-MM-DD")
-}
-
 const NOW: &str = "2026-05-01T08:00:00Z";
-
-async fn org(store: &PgStore, slug: &str) -> Org {
-    store
-        .create_org(NewOrg {
-            slug: OrgSlug::parse(slug).unwrap(),
-            name: slug.to_uppercase(),
-            timezone: OrgTimeZone::default(),
-        })
-        .await
-        .expect("create org")
-}
 
 async fn user(
     store: &PgStore,
@@ -152,14 +120,6 @@ fn notify(recipient: Recipient, kind: &str) -> NewNotification {
     }
 }
 
-/// Rows in `table`.
-async fn count(store: &PgStore, table: &str) -> i64 {
-    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
-        .fetch_one(store.pool())
-        .await
-        .unwrap()
-}
-
 /// Rows in `table` about one mentor.
 async fn count_for(store: &PgStore, table: &str, mentor: MentorId) -> i64 {
     sqlx::query_scalar(&format!(
@@ -175,13 +135,6 @@ fn constraint(err: StoreError) -> Constraint {
     match err {
         StoreError::Conflict(Conflict::Constraint(c)) => c,
         other => panic!("expected a constraint conflict, got {other:?}"),
-    }
-}
-
-fn assert_not_found(err: StoreError, entity: &str) {
-    match err {
-        StoreError::NotFound { entity: e } => assert_eq!(e, entity),
-        other => panic!("expected NotFound({entity}), got {other:?}"),
     }
 }
 
