@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use domain::Thresholds;
 use engine::expiry::{ExpiryConfig, RunAt};
+use engine::scheduler::DEFAULT_TICK;
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
@@ -140,7 +141,7 @@ fn default_true() -> bool {
 }
 
 fn default_tick_seconds() -> u64 {
-    30
+    DEFAULT_TICK.as_secs()
 }
 
 #[derive(Debug, Deserialize)]

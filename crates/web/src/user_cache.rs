@@ -41,3 +41,49 @@ impl UserCache {
         entries.insert(subject.to_owned(), (Instant::now(), user));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use domain::{Email, OrgId, Role, UserId};
+
+    use super::*;
+
+    fn user(subject: &str) -> User {
+        User {
+            id: UserId::new(),
+            org_id: OrgId::new(),
+            email: Email::parse("kari@example.no").unwrap(),
+            role: Role::Coordinator,
+            mentor_id: None,
+            auth_subject: subject.to_owned(),
+            password_hash: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_cached_user_is_found_by_its_subject_only() {
+        let cache = UserCache::default();
+        assert!(cache.get("a").is_none());
+        let kari = user("a");
+        cache.put("a", kari.clone());
+        assert_eq!(cache.get("a"), Some(kari));
+        assert!(cache.get("b").is_none());
+    }
+
+    #[test]
+    fn a_full_cache_starts_over_instead_of_growing() {
+        let cache = UserCache::default();
+        for n in 0..MAX_ENTRIES {
+            cache.put(&n.to_string(), user(&n.to_string()));
+        }
+        cache.put("one more", user("one more"));
+        let entries = cache.entries.read().unwrap().len();
+        assert_eq!(
+            entries, 1,
+            "every entry was fresh, so the cache was cleared"
+        );
+        assert!(cache.get("one more").is_some());
+    }
+}
