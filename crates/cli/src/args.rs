@@ -49,6 +49,45 @@ pub enum Command {
     /// The nightly certification run (reminders, automatic transitions, digests)
     #[command(subcommand)]
     Expiry(ExpiryCommand),
+    /// The public listing sync to Dynamics 365
+    #[command(subcommand)]
+    Sync(SyncCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Push mentors' current state to Dynamics now, without a server (break-glass); exit 1 if
+    /// anything failed
+    Push(SyncPush),
+    /// Queue mentors whose pushed version is behind, compare every remote record with the desired
+    /// state, re-queue the divergent ones and record the drift (the nightly listing sync)
+    Reconcile(SyncOrgs),
+    /// Get a token and call WhoAmI; opens or resolves the credentials alert
+    CheckCredentials(SyncOrgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SyncPush {
+    /// Only this organisation [default: every organisation with an integration]
+    #[arg(long, value_parser = parse_slug)]
+    pub org: Option<OrgSlug>,
+    /// Push every linked mentor, not only those with changes waiting
+    #[arg(long, conflicts_with = "mentor")]
+    pub all: bool,
+    /// Push only this mentor
+    #[arg(long, value_name = "ID")]
+    pub mentor: Option<MentorId>,
+    /// Read a new client secret from standard input (one line) instead of the configured one;
+    /// needs --org
+    #[arg(long, requires = "org")]
+    pub client_secret_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncOrgs {
+    /// Only this organisation [default: every organisation with an integration]
+    #[arg(long, value_parser = parse_slug)]
+    pub org: Option<OrgSlug>,
 }
 
 #[derive(Debug, Subcommand)]

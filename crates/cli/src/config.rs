@@ -2,6 +2,7 @@
 //! environment wins). Secrets come from the environment only and never appear in `Debug` output,
 //! logs or error messages.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use domain::Thresholds;
@@ -13,6 +14,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::error::CliError;
+use crate::sync_config::{
+    OrgSection, SyncSection, client_secret_env, is_client_secret_key, read_client_secrets,
+};
 
 /// Prefix of every configuration environment variable; `__` separates sections from keys.
 pub const ENV_PREFIX: &str = "MENTOR_STATUS__";
@@ -51,6 +55,11 @@ pub struct Config {
     pub features: FeaturesSection,
     #[serde(default)]
     pub scheduler: SchedulerSection,
+    #[serde(default)]
+    pub sync: SyncSection,
+    /// Per-organisation settings by slug; today the Dynamics integration.
+    #[serde(default)]
+    pub orgs: BTreeMap<String, OrgSection>,
 }
 
 /// `[expiry]`: the nightly certification run.
@@ -226,11 +235,28 @@ impl Config {
                     path.display()
                 )));
             }
+            if let Ok(figment::value::Value::Dict(_, orgs)) = from_file.find_value("orgs") {
+                for slug in orgs.keys() {
+                    let key = format!("orgs.{slug}.dynamics.client_secret");
+                    if from_file.find_value(&key).is_ok() {
+                        return Err(CliError::usage(format!(
+                            "{} sets {key}; secrets are not read from the configuration file. \
+                             Remove it there and set the environment variable {} instead",
+                            path.display(),
+                            client_secret_env(slug)
+                        )));
+                    }
+                }
+            }
             figment = figment.merge(from_file);
         }
         // The secret is taken raw from the environment below: figment would parse a value such as
         // `123…` as a number and quote it in its type error.
-        figment = figment.merge(environment().ignore(&[JWT_SECRET_KEY]));
+        figment = figment.merge(
+            environment()
+                .ignore(&[JWT_SECRET_KEY])
+                .filter(|key| !is_client_secret_key(key.as_str())),
+        );
         let mut config: Config = figment.extract().map_err(|e| {
             let mut message = String::from("invalid configuration:");
             for error in e {
@@ -244,7 +270,14 @@ impl Config {
             .iter()
             .next()
             .map(|(_, value)| SecretString::from(value));
+        read_client_secrets(&mut config.orgs);
         config.database_url.backend()?;
+        config.sync.relay_config()?;
+        for (slug, org) in &config.orgs {
+            if let Some(dynamics) = &org.dynamics {
+                dynamics.validate(slug)?;
+            }
+        }
         if config.database_max_connections == 0 {
             return Err(CliError::usage(
                 "database_max_connections must be at least 1",
@@ -308,6 +341,16 @@ impl Config {
             redacted = redacted.replace(password, "***");
         }
         if let Some(secret) = &self.auth.jwt_secret {
+            let secret = secret.expose_secret();
+            if !secret.is_empty() {
+                redacted = redacted.replace(secret, "***");
+            }
+        }
+        let client_secrets = self
+            .orgs
+            .values()
+            .filter_map(|org| org.dynamics.as_ref()?.client_secret.as_ref());
+        for secret in client_secrets {
             let secret = secret.expose_secret();
             if !secret.is_empty() {
                 redacted = redacted.replace(secret, "***");
@@ -445,6 +488,8 @@ mod tests {
             expiry: ExpirySection::default(),
             features: FeaturesSection::default(),
             scheduler: SchedulerSection::default(),
+            sync: SyncSection::default(),
+            orgs: BTreeMap::new(),
         };
         let message = "failed: dbpass and a-signing-secret-of-32-bytes-or-more";
         assert_eq!(config.redact(message), "failed: *** and ***");

@@ -8,6 +8,7 @@ mod error;
 mod logging;
 mod mentor_csv;
 mod password;
+mod sync_config;
 mod ttl;
 
 use std::process::ExitCode;

@@ -110,7 +110,7 @@ impl<S: Store> Engine<S> {
     }
 }
 
-fn require_admin(user: &User) -> Result<(), EngineError> {
+pub(crate) fn require_admin(user: &User) -> Result<(), EngineError> {
     if user.role == Role::Admin {
         Ok(())
     } else {

@@ -9,6 +9,7 @@ mod mentors;
 mod notices;
 mod org_clock;
 pub mod scheduler;
+pub mod sync;
 mod transitions;
 mod write_batcher;
 
@@ -33,6 +34,7 @@ pub struct Engine<S> {
     clock: OrgClock,
     expiry: Arc<ExpiryConfig>,
     writer: Option<WriteBatcher>,
+    listing: Option<Arc<sync::ListingSync>>,
 }
 
 impl<S: store::Store> Engine<S> {
@@ -42,6 +44,7 @@ impl<S: store::Store> Engine<S> {
             clock: OrgClock::new(clock),
             expiry: Arc::default(),
             writer: None,
+            listing: None,
         }
     }
 
@@ -72,6 +75,17 @@ impl<S: store::Store> Engine<S> {
     pub fn with_expiry_config(mut self, config: ExpiryConfig) -> Self {
         self.expiry = Arc::new(config);
         self
+    }
+
+    /// Sync organisations' public listings through these integrations.
+    pub fn with_listing_sync(mut self, listing: sync::ListingSync) -> Self {
+        self.listing = Some(Arc::new(listing));
+        self
+    }
+
+    /// The listing sync's integrations, when any are configured.
+    pub fn listing(&self) -> Option<&sync::ListingSync> {
+        self.listing.as_deref()
     }
 
     pub fn expiry_config(&self) -> &ExpiryConfig {

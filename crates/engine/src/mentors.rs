@@ -17,9 +17,20 @@ use crate::{
 pub struct MentorSnapshot {
     pub mentor: MentorRecord,
     pub today: NaiveDate,
+    /// See [`crate::sync::sync_state`].
+    pub sync_state: &'static str,
 }
 
 impl<S: Store> Engine<S> {
+    pub(crate) fn snapshot(&self, mentor: MentorRecord, today: NaiveDate) -> MentorSnapshot {
+        let sync_state = crate::sync::sync_state(&mentor, self.sync_enabled(mentor.org_id));
+        MentorSnapshot {
+            mentor,
+            today,
+            sync_state,
+        }
+    }
+
     /// The mentor, if `user` may see it: managers see their organisation's mentors, a mentor sees themself.
     pub async fn mentor(&self, user: &User, id: MentorId) -> Result<MentorSnapshot, EngineError> {
         let mentor = self.store().mentor(user.org_id, id).await?;
@@ -29,7 +40,7 @@ impl<S: Store> Engine<S> {
             ));
         }
         let today = self.clock().today(self.store(), user.org_id).await?;
-        Ok(MentorSnapshot { mentor, today })
+        Ok(self.snapshot(mentor, today))
     }
 
     /// The mentor profile a user logs in as, if any.
@@ -74,7 +85,7 @@ impl<S: Store> Engine<S> {
             )
             .await?;
         let mentor = self.store().mentor(user.org_id, ids[0]).await?;
-        Ok(MentorSnapshot { mentor, today })
+        Ok(self.snapshot(mentor, today))
     }
 
     pub async fn update_mentor(

@@ -5,11 +5,13 @@
 
 use std::time::Duration;
 
+use chrono::NaiveDate;
 use domain::business_date;
-use store::{RunTrigger, Store};
+use store::{Org, RunTrigger, Store};
 use tokio_util::sync::CancellationToken;
 
-use crate::expiry::RunReport;
+use crate::expiry::{EXPIRY_JOB, RunReport};
+use crate::sync::LISTING_SYNC_JOB;
 use crate::{Engine, EngineError};
 
 /// How often the scheduler looks for due work.
@@ -52,18 +54,39 @@ impl<S: Store> Scheduler<S> {
                 continue;
             }
             let today = business_date(now, org.timezone);
-            let run = engine.new_run(&org, today, RunTrigger::Scheduled);
-            if !engine.store().claim_scheduled_run(run.clone()).await? {
-                continue;
+            let run = engine.new_run(EXPIRY_JOB, &org, today, RunTrigger::Scheduled);
+            if engine.store().claim_scheduled_run(run.clone()).await? {
+                match engine.execute_expiry(&org, run).await {
+                    Ok(report) => reports.push(report),
+                    // Recorded in the run log; the claim is retried once its lease runs out.
+                    Err(e) => {
+                        tracing::warn!(org = %org.slug, error = %e, "scheduled expiry run failed")
+                    }
+                }
             }
-            match engine.execute_expiry(&org, run).await {
-                Ok(report) => reports.push(report),
-                // Recorded in the run log; the claim is retried once its lease runs out.
+            self.listing_sync(&org, today).await?;
+        }
+        Ok(reports)
+    }
+
+    /// The nightly listing sync of an organisation with an integration, once a day across instances.
+    async fn listing_sync(&self, org: &Org, today: NaiveDate) -> Result<(), EngineError> {
+        let engine = &self.engine;
+        if !engine.sync_enabled(org.id) {
+            return Ok(());
+        }
+        let run = engine.new_run(LISTING_SYNC_JOB, org, today, RunTrigger::Scheduled);
+        if engine.store().claim_scheduled_run(run.clone()).await? {
+            match engine.execute_listing_sync(org, run).await {
+                Ok(report) if report.error.is_some() => {
+                    tracing::warn!(org = %org.slug, error = ?report.error, "nightly listing sync failed")
+                }
+                Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(org = %org.slug, error = %e, "scheduled expiry run failed")
+                    tracing::warn!(org = %org.slug, error = %e, "nightly listing sync failed")
                 }
             }
         }
-        Ok(reports)
+        Ok(())
     }
 }

@@ -51,10 +51,7 @@ impl<S: Store> Engine<S> {
                 // The compare-and-set held, so the row is exactly what was read plus this change:
                 // no need to read it again.
                 Ok(()) => {
-                    return Ok(MentorSnapshot {
-                        mentor: after(mentor, &transition, at),
-                        today,
-                    });
+                    return Ok(self.snapshot(after(mentor, &transition, at), today));
                 }
                 Err(e) if e.is_lost_race() => continue,
                 Err(e) => return Err(e.into()),

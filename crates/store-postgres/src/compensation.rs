@@ -72,7 +72,7 @@ pub(crate) async fn find_duplicate_effects(pool: &PgPool, org: OrgId) -> StoreRe
 pub(crate) async fn record_findings(
     pool: &PgPool,
     org: OrgId,
-    run: RunId,
+    run: Option<RunId>,
     findings: Vec<Finding>,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
@@ -91,7 +91,7 @@ pub(crate) async fn record_findings(
          ORDER BY f.n",
     )
     .bind(org.0)
-    .bind(run.0)
+    .bind(run.map(|r| r.0))
     .bind(at)
     .bind(&kinds)
     .bind(&mentors)

@@ -58,14 +58,8 @@ fn constraint_named(name: String) -> Constraint {
 /// A foreign key that refused a write because the row it points to does not exist.
 fn missing_entity(fk: &str) -> Option<&'static str> {
     match fk {
-        "users_mentor_id_fkey"
-        | "notifications_recipient_mentor_id_fkey"
-        | "notifications_mentor_id_fkey"
-        | "cert_expiry_reminders_mentor_id_fkey"
-        | "resume_notices_mentor_id_fkey" => Some("mentor"),
-        "status_history_actor_user_id_fkey"
-        | "notifications_recipient_user_id_fkey"
-        | "idempotency_keys_user_id_fkey" => Some("user"),
+        "users_mentor_id_fkey" => Some("mentor"),
+        "idempotency_keys_user_id_fkey" => Some("user"),
         name if name.ends_with("_org_id_fkey") => Some("organisation"),
         _ => None,
     }

@@ -17,6 +17,8 @@ mod page;
 mod plans;
 mod rows;
 mod runs;
+mod sync;
+mod wakeups;
 mod worklist;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -27,12 +29,13 @@ use std::str::FromStr;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use store::{
-    Actor, AlertOpened, AlertRecord, ChangeOutcome, ClaimCounts, ExpiryWorklist, Finding,
-    FinishedRun, HistoryRecord, IdempotencyBegin, MentorChange, MentorCursor, MentorFacts,
-    MentorFilter, MentorPatch, MentorRecord, NewAlert, NewMentor, NewOrg, NewRun, NewUser,
-    Notification, Org, OrgSettings, Page, ReminderClaim, ReminderRecord, ResumeNoticeClaim,
-    RunFinish, RunId, RunRecord, SchemaStatus, Store, StoreError, StoreResult, StoredResponse,
-    User,
+    Actor, AlertOpened, AlertRecord, ChangeOutcome, ClaimCounts, ClaimedMentor, CredentialCheck,
+    DeadLetter, ExpiryWorklist, Finding, FinishedRun, HistoryRecord, IdempotencyBegin,
+    MentorChange, MentorCursor, MentorFacts, MentorFilter, MentorPatch, MentorRecord, NewAlert,
+    NewMentor, NewOrg, NewRun, NewUser, Notification, Org, OrgSettings, Page, ReminderClaim,
+    ReminderRecord, ResumeNoticeClaim, RunFinish, RunId, RunRecord, SchemaStatus, Store,
+    StoreError, StoreResult, StoredResponse, SyncClaim, SyncPriority, SyncRecorded, SyncResult,
+    SyncSelection, SyncStatusRecord, SyncTarget, SyncWakeups, User,
 };
 use uuid::Uuid;
 
@@ -48,6 +51,8 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The process's one LISTEN connection, started by the first relay that asks.
+    wakeups: std::sync::Arc<std::sync::Mutex<Option<SyncWakeups>>>,
 }
 
 impl PgStore {
@@ -69,7 +74,10 @@ impl PgStore {
     }
 
     pub fn from_pool(pool: PgPool) -> PgStore {
-        PgStore { pool }
+        PgStore {
+            pool,
+            wakeups: Default::default(),
+        }
     }
 
     /// The pool, for jobs that need Postgres-specific features (LISTEN/NOTIFY, SKIP LOCKED claims).
@@ -332,7 +340,7 @@ impl Store for PgStore {
     async fn record_findings(
         &self,
         org: OrgId,
-        run: RunId,
+        run: Option<RunId>,
         findings: Vec<Finding>,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
@@ -392,5 +400,74 @@ impl Store for PgStore {
 
     async fn idempotency_abandon(&self, user: UserId, key: &str) -> StoreResult<()> {
         idempotency::abandon(&self.pool, user, key).await
+    }
+
+    async fn claim_sync(&self, claim: SyncClaim) -> StoreResult<Vec<ClaimedMentor>> {
+        sync::claim_sync(&self.pool, claim).await
+    }
+
+    async fn record_sync_results(
+        &self,
+        org: OrgId,
+        owner: Uuid,
+        results: Vec<SyncResult>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<SyncRecorded> {
+        sync::record_sync_results(&self.pool, org, owner, results, at).await
+    }
+
+    async fn queue_sync(
+        &self,
+        org: OrgId,
+        selection: SyncSelection,
+        priority: SyncPriority,
+        at: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        sync::queue_sync(&self.pool, org, selection, priority, at).await
+    }
+
+    async fn retry_dead_sync(
+        &self,
+        org: OrgId,
+        mentor: Option<MentorId>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        sync::retry_dead_sync(&self.pool, org, mentor, at).await
+    }
+
+    async fn sync_targets(&self, org: OrgId) -> StoreResult<Vec<SyncTarget>> {
+        sync::sync_targets(&self.pool, org).await
+    }
+
+    async fn sync_status(&self, org: OrgId, since: DateTime<Utc>) -> StoreResult<SyncStatusRecord> {
+        sync::sync_status(&self.pool, org, since).await
+    }
+
+    async fn dead_letters(&self, org: OrgId, limit: u32) -> StoreResult<Vec<DeadLetter>> {
+        sync::dead_letters(&self.pool, org, limit).await
+    }
+
+    async fn record_credential_check(&self, org: OrgId, check: CredentialCheck) -> StoreResult<()> {
+        sync::record_credential_check(&self.pool, org, check).await
+    }
+
+    async fn sync_wakeups(&self) -> StoreResult<SyncWakeups> {
+        let mut shared = self
+            .wakeups
+            .lock()
+            .map_err(|_| StoreError::Other("the wake-up listener's lock was poisoned".into()))?;
+        let receiver = match shared.as_ref() {
+            Some(receiver) if receiver.has_changed().is_ok() => receiver.clone(),
+            _ => {
+                let receiver = wakeups::start(self.pool.clone());
+                *shared = Some(receiver.clone());
+                receiver
+            }
+        };
+        Ok(receiver)
+    }
+
+    async fn prune_sync_outbox(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        sync::prune_sync_outbox(&self.pool, before).await
     }
 }

@@ -8,7 +8,7 @@ use domain::{
 };
 use store::{
     Actor, CertificationRecord, HistoryRecord, MentorRecord, Notification, Org, StoreError,
-    SyncRecord, User,
+    SyncFailure, SyncRecord, User,
 };
 use uuid::Uuid;
 
@@ -73,10 +73,12 @@ impl TryFrom<UserRow> for User {
 pub(crate) const MENTOR_SELECT: &str = "\
 SELECT m.id, m.org_id, o.slug AS org_slug, m.full_name, m.email, m.phone, m.status, m.status_reason, \
        m.status_changed_at, m.resume_on, m.listed_publicly, m.dynamics_contact_id, m.dynamics_key, \
-       m.version, m.pushed_version, m.pushed_at, m.sync_last_error, m.created_at, m.updated_at, \
+       m.version, s.pushed_version, s.pushed_at, s.last_error AS sync_last_error, \
+       s.failure AS sync_failure, m.created_at, m.updated_at, \
        c.id AS cert_id, c.kind AS cert_kind, c.issued_on AS cert_issued_on, c.expires_on AS cert_expires_on \
 FROM mentors m \
 JOIN organisations o ON o.id = m.org_id \
+LEFT JOIN mentor_sync s ON s.mentor_id = m.id \
 LEFT JOIN LATERAL ( \
     SELECT id, kind, issued_on, expires_on FROM certifications \
     WHERE mentor_id = m.id \
@@ -103,6 +105,7 @@ pub(crate) struct MentorRow {
     pushed_version: Option<i64>,
     pushed_at: Option<DateTime<Utc>>,
     sync_last_error: Option<String>,
+    sync_failure: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     cert_id: Option<Uuid>,
@@ -150,6 +153,13 @@ impl TryFrom<MentorRow> for MentorRecord {
                 pushed_version: row.pushed_version,
                 pushed_at: row.pushed_at,
                 last_error: row.sync_last_error,
+                failure: match row.sync_failure {
+                    Some(failure) => Some(
+                        SyncFailure::parse(&failure)
+                            .ok_or_else(|| bad_column("mentor_sync.failure"))?,
+                    ),
+                    None => None,
+                },
             },
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -225,7 +235,7 @@ impl From<NotificationRow> for Notification {
     }
 }
 
-fn parse_status(value: &str, column: &'static str) -> Result<MentorStatus, StoreError> {
+pub(crate) fn parse_status(value: &str, column: &'static str) -> Result<MentorStatus, StoreError> {
     value.parse().map_err(|_| bad_column(column))
 }
 

@@ -1523,11 +1523,11 @@ async fn the_compensation_check_finds_injected_duplicates_and_nothing_on_clean_d
     );
 
     store
-        .record_findings(o, run, findings.clone(), t(NOW))
+        .record_findings(o, Some(run), findings.clone(), t(NOW))
         .await
         .unwrap();
     store
-        .record_findings(o, run, Vec::new(), t(NOW))
+        .record_findings(o, Some(run), Vec::new(), t(NOW))
         .await
         .unwrap();
     /// org, run, kind, mentor, key, count

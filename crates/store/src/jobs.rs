@@ -83,8 +83,10 @@ pub struct NewRun {
     pub at: DateTime<Utc>,
 }
 
-/// What the run did, by kind of effect. Stored as JSON; names are part of the runs API.
+/// What the run did, by kind of effect. Stored as JSON; names are part of the runs API. Each job fills
+/// the counts of its own effects (the expiry run the first ones, the listing sync the last ones).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RunCounts {
     pub expired: u64,
     pub resumed: u64,
@@ -96,6 +98,14 @@ pub struct RunCounts {
     pub lost_races: u64,
     pub digests: u64,
     pub findings: u64,
+    /// Listing sync: mentors queued because their pushed version was behind.
+    pub queued: u64,
+    /// Listing sync: linked mentors compared with their remote record.
+    pub checked: u64,
+    /// Listing sync: remote records that did not show the desired state (re-queued unless pending).
+    pub drift: u64,
+    /// Listing sync: linked mentors whose remote record does not exist.
+    pub missing_records: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -4,6 +4,7 @@
 mod error;
 mod jobs;
 mod records;
+mod sync;
 mod writes;
 
 use std::future::Future;
@@ -21,7 +22,12 @@ pub use jobs::{
 };
 pub use records::{
     Actor, CertificationRecord, HistoryRecord, MentorRecord, Notification, Org, Page, SchemaStatus,
-    SyncRecord, User,
+    SyncFailure, SyncRecord, User,
+};
+pub use sync::{
+    ClaimedMentor, CredentialCheck, DeadLetter, DeadReason, DynamicsLink, SyncClaim, SyncOutcome,
+    SyncPriority, SyncRecorded, SyncResult, SyncSelection, SyncStatusRecord, SyncTarget,
+    SyncWakeups,
 };
 pub use writes::{
     ChangeOutcome, IdempotencyBegin, MentorChange, MentorCursor, MentorFilter, MentorPatch,
@@ -256,7 +262,7 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn record_findings(
         &self,
         org: OrgId,
-        run: RunId,
+        run: Option<RunId>,
         findings: Vec<Finding>,
         at: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<()>> + Send;
@@ -283,6 +289,68 @@ pub trait Store: Clone + Send + Sync + 'static {
         user: UserId,
         at: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<AlertRecord>> + Send;
+
+    // --- public listing sync ---
+
+    /// Lease up to `claim.limit` mentors of the organisation with due outbox rows to one relay, and
+    /// hide their rows from other relays until the lease ends. Mentors leased by another relay are
+    /// skipped. Returns each mentor's current state.
+    fn claim_sync(
+        &self,
+        claim: SyncClaim,
+    ) -> impl Future<Output = StoreResult<Vec<ClaimedMentor>>> + Send;
+    /// Record what pushing the claimed mentors did, and end `owner`'s leases on them; one transaction.
+    fn record_sync_results(
+        &self,
+        org: OrgId,
+        owner: Uuid,
+        results: Vec<SyncResult>,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<SyncRecorded>> + Send;
+    /// Queue an outbox row for the selected mentors (mentors that already have a pending row at
+    /// this priority or above are skipped); returns how many were queued.
+    fn queue_sync(
+        &self,
+        org: OrgId,
+        selection: SyncSelection,
+        priority: SyncPriority,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Put dead rows (of one mentor, or of the organisation) back in the queue; returns how many.
+    fn retry_dead_sync(
+        &self,
+        org: OrgId,
+        mentor: Option<MentorId>,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Every linked mentor's desired state, for reconciliation.
+    fn sync_targets(&self, org: OrgId)
+    -> impl Future<Output = StoreResult<Vec<SyncTarget>>> + Send;
+    /// Queue depth, dead letters, lag percentiles of rows confirmed since `since`, last credential check.
+    fn sync_status(
+        &self,
+        org: OrgId,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<SyncStatusRecord>> + Send;
+    /// Mentors with dead rows, newest first.
+    fn dead_letters(
+        &self,
+        org: OrgId,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<DeadLetter>>> + Send;
+    fn record_credential_check(
+        &self,
+        org: OrgId,
+        check: CredentialCheck,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Wake-ups for relays: the value changes whenever outbox rows may have been queued (by any
+    /// process, where the backend can tell). Relays poll as well, so a missed wake-up only delays.
+    fn sync_wakeups(&self) -> impl Future<Output = StoreResult<SyncWakeups>> + Send;
+    /// Forget confirmed outbox rows older than `before`; returns how many.
+    fn prune_sync_outbox(
+        &self,
+        before: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
 
     // --- idempotency keys of API requests ---
 

@@ -70,6 +70,39 @@ pub struct SyncRecord {
     pub pushed_version: Option<i64>,
     pub pushed_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// Why pushing this mentor fails, if it does.
+    pub failure: Option<SyncFailure>,
+}
+
+/// Why a mentor's pushes fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncFailure {
+    /// Transient failures; the relay retries with backoff.
+    Retrying,
+    /// Given up (permanent refusal or retry budget spent) until someone retries.
+    Dead,
+    /// The remote record is gone.
+    NotFound,
+}
+
+impl SyncFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncFailure::Retrying => "retrying",
+            SyncFailure::Dead => "dead",
+            SyncFailure::NotFound => "not_found",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            SyncFailure::Retrying,
+            SyncFailure::Dead,
+            SyncFailure::NotFound,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == value)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -28,7 +28,7 @@ pub(crate) struct CertificationDto {
 
 #[derive(Serialize)]
 pub(crate) struct SyncDto {
-    /// `in_sync`, `pending` or `unlinked` (a later release adds failure states).
+    /// `disabled`, `unlinked`, `in_sync`, `pending`, `failed` (retrying) or `dead`.
     pub state: &'static str,
     pub pushed_version: Option<i64>,
     pub pushed_at: Option<DateTime<Utc>>,
@@ -57,15 +57,7 @@ pub(crate) struct MentorDto {
 }
 
 impl MentorDto {
-    pub fn new(mentor: MentorRecord, today: NaiveDate) -> Self {
-        let linked = mentor.dynamics_contact_id.is_some() || mentor.dynamics_key.is_some();
-        let state = if !linked {
-            "unlinked"
-        } else if mentor.sync.pushed_version == Some(mentor.version) {
-            "in_sync"
-        } else {
-            "pending"
-        };
+    pub fn new(mentor: MentorRecord, today: NaiveDate, sync_state: &'static str) -> Self {
         MentorDto {
             id: mentor.id,
             org: mentor.org_slug,
@@ -88,7 +80,7 @@ impl MentorDto {
                 expires_on: c.expires_on,
             }),
             sync: SyncDto {
-                state,
+                state: sync_state,
                 pushed_version: mentor.sync.pushed_version,
                 pushed_at: mentor.sync.pushed_at,
                 last_error: mentor.sync.last_error,
@@ -101,7 +93,7 @@ impl MentorDto {
 
 impl From<MentorSnapshot> for MentorDto {
     fn from(s: MentorSnapshot) -> Self {
-        MentorDto::new(s.mentor, s.today)
+        MentorDto::new(s.mentor, s.today, s.sync_state)
     }
 }
 

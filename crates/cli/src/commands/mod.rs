@@ -6,6 +6,7 @@ mod import;
 mod migrate;
 mod orgs;
 mod serve;
+mod sync;
 mod users;
 
 use std::sync::Arc;
@@ -16,10 +17,13 @@ use serde_json::Value;
 use store::{Store, StoreError};
 use store_postgres::PgStore;
 
-use crate::args::{Cli, Command, ExpiryCommand, ImportCommand, OrgsCommand, UsersCommand};
+use crate::args::{
+    Cli, Command, ExpiryCommand, ImportCommand, OrgsCommand, SyncCommand, UsersCommand,
+};
 use crate::config::{Backend, Config, DEFAULT_COMMAND_LOG_LEVEL, DEFAULT_SERVE_LOG_LEVEL};
 use crate::error::CliError;
 use crate::logging;
+use crate::sync_config;
 
 /// What a successful command shows.
 pub enum Outcome {
@@ -129,7 +133,10 @@ async fn run_command<S: Store>(
         require_current_schema(&store).await?;
     }
     match command {
-        Command::Serve => serve::run(config, engine(config, store)?).await,
+        Command::Serve => {
+            let engine = with_listing_sync(config, engine(config, store)?, None, None).await?;
+            serve::run(config, engine).await
+        }
         Command::Migrate => migrate::run(&store).await,
         Command::Orgs(OrgsCommand::Add(args)) => orgs::add(&store, args).await,
         Command::Users(UsersCommand::Add(args)) => users::add(&store, args).await,
@@ -140,7 +147,62 @@ async fn run_command<S: Store>(
         Command::Expiry(ExpiryCommand::Run(args)) => {
             expiry::run(engine(config, store)?, args, config.expiry.parallel_orgs).await
         }
+        Command::Sync(command) => {
+            let (only, secret) = match &command {
+                SyncCommand::Push(args) => (
+                    args.org.clone(),
+                    args.client_secret_stdin
+                        .then(sync::read_secret_from_stdin)
+                        .transpose()?,
+                ),
+                SyncCommand::Reconcile(args) | SyncCommand::CheckCredentials(args) => {
+                    (args.org.clone(), None)
+                }
+            };
+            let engine = with_listing_sync(config, engine(config, store)?, only, secret).await?;
+            let integrations: Vec<_> = engine
+                .listing()
+                .map(|l| l.integrations().cloned().collect())
+                .unwrap_or_default();
+            if integrations.is_empty() {
+                return Err(CliError::usage(
+                    "no Dynamics integration is configured for this: add [orgs.<slug>.dynamics] \
+                     to the configuration (see docs/operations.md)",
+                ));
+            }
+            match command {
+                SyncCommand::Push(args) => sync::push(engine, integrations, args).await,
+                SyncCommand::Reconcile(_) => sync::reconcile(engine, integrations).await,
+                SyncCommand::CheckCredentials(_) => {
+                    sync::check_credentials(engine, integrations).await
+                }
+            }
+        }
     }
+}
+
+/// The engine with the configured Dynamics integrations (of `only`, when given); `secret` replaces
+/// that organisation's configured client secret (break-glass).
+async fn with_listing_sync<S: Store>(
+    config: &Config,
+    engine: Engine<S>,
+    only: Option<domain::OrgSlug>,
+    secret: Option<secrecy::SecretString>,
+) -> Result<Engine<S>, CliError> {
+    let integrations = sync_config::integrations(
+        engine.store(),
+        &config.orgs,
+        only.as_ref().map(|slug| slug.as_str()),
+        secret,
+    )
+    .await?;
+    if integrations.is_empty() {
+        return Ok(engine);
+    }
+    Ok(engine.with_listing_sync(engine::sync::ListingSync::new(
+        integrations,
+        config.sync.relay_config()?,
+    )))
 }
 
 /// The workflows over `store`, on the system clock, configured from `[expiry]` and `[features]`.

@@ -1,9 +1,11 @@
-//! `mentor-status serve`: the JSON API and the scheduler until SIGINT or SIGTERM.
+//! `mentor-status serve`: the JSON API, the scheduler, and the listing sync's relays and credential
+//! checks, until SIGINT or SIGTERM.
 
 use std::time::Duration;
 
 use engine::Engine;
 use engine::scheduler::Scheduler;
+use engine::sync::Relay;
 use store::Store;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -31,16 +33,46 @@ pub async fn run<S: Store>(config: &Config, engine: Engine<S>) -> Result<Outcome
         let tick = Duration::from_secs(config.scheduler.tick_seconds);
         tokio::spawn(Scheduler::new(engine.clone(), tick).run(background.clone()))
     });
+    let mut background_tasks: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    if let Some(listing) = engine.listing() {
+        for integration in listing.integrations() {
+            background_tasks.push(tokio::spawn(engine.clone().run_credential_checks(
+                integration.clone(),
+                listing.config.credential_check_interval,
+                background.clone(),
+            )));
+            if config.sync.relay_enabled {
+                let relay = Relay::new(
+                    engine.clone(),
+                    integration.clone(),
+                    listing.config.clone(),
+                    listing.instance,
+                );
+                background_tasks.push(tokio::spawn(relay.run(background.clone())));
+            }
+        }
+    }
     let writers = (config.database_max_connections / 2).max(1) as usize;
     let engine = engine.with_batched_writes(WRITE_BATCH_MAX, writers);
+    let engine_integrations = engine.listing().map_or(0, |l| l.integrations().count());
     let app = web::app(engine, tokens);
-    tracing::info!(%address, scheduler = config.scheduler.enabled, "listening on http://{address}");
+    tracing::info!(
+        %address,
+        scheduler = config.scheduler.enabled,
+        integrations = engine_integrations,
+        "listening on http://{address}"
+    );
     let served = web::serve(listener, app, shutdown).await;
     background.cancel();
     if let Some(scheduler) = scheduler
         && let Err(e) = scheduler.await
     {
         tracing::error!(error = %e, "the scheduler task ended abnormally");
+    }
+    for task in background_tasks {
+        if let Err(e) = task.await {
+            tracing::error!(error = %e, "a background task ended abnormally");
+        }
     }
     served.map_err(|e| CliError::failed(format!("the server stopped with an error: {e}")))?;
     tracing::info!("stopped");

@@ -61,13 +61,14 @@ impl<S: Store> Engine<S> {
         org: &Org,
         business_date: NaiveDate,
     ) -> Result<RunReport, EngineError> {
-        let run = self.new_run(org, business_date, RunTrigger::Manual);
+        let run = self.new_run(EXPIRY_JOB, org, business_date, RunTrigger::Manual);
         self.store().start_run(run.clone()).await?;
         self.execute_expiry(org, run).await
     }
 
     pub(crate) fn new_run(
         &self,
+        job: &str,
         org: &Org,
         business_date: NaiveDate,
         trigger: RunTrigger,
@@ -75,7 +76,7 @@ impl<S: Store> Engine<S> {
         let at = self.clock().now();
         NewRun {
             id: RunId::new(),
-            job: EXPIRY_JOB.to_owned(),
+            job: job.to_owned(),
             org: org.id,
             business_date,
             trigger,
@@ -207,7 +208,7 @@ impl<S: Store> Engine<S> {
 
     /// Renew the run's lease in the background while it works, so it stays short: a run whose
     /// process died is recognised as dead (and its scheduled claim taken over) within one lease.
-    fn keep_lease(&self, run: RunId) -> tokio::task::JoinHandle<()> {
+    pub(crate) fn keep_lease(&self, run: RunId) -> tokio::task::JoinHandle<()> {
         let store = self.store().clone();
         let clock = self.clock().clone();
         let lease = self.expiry_config().lease;
@@ -280,7 +281,7 @@ impl<S: Store> Engine<S> {
                 .join(", ")
         );
         self.store()
-            .record_findings(org.id, run, findings, at)
+            .record_findings(org.id, Some(run), findings, at)
             .await?;
         let opened = self
             .store()

@@ -120,11 +120,15 @@ pub(super) async fn list<S: Store>(
         .engine
         .list_mentors(&user, filter, limit, cursor)
         .await?;
+    let sync_enabled = state.engine.sync_enabled(user.org_id);
     Ok(Json(List {
         items: page
             .items
             .into_iter()
-            .map(|m| MentorDto::new(m, today))
+            .map(|m| {
+                let sync_state = engine::sync::sync_state(&m, sync_enabled);
+                MentorDto::new(m, today, sync_state)
+            })
             .collect(),
         next_cursor: page.next.as_ref().map(pagination::encode),
     }))

@@ -4,6 +4,7 @@ mod mentors;
 mod notifications;
 mod operations;
 mod pagination;
+mod sync;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
@@ -35,6 +36,10 @@ pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
         .route("/mentors/{id}/certifications", post(mentors::certify::<S>))
         .route("/mentors/{id}/history", get(mentors::history::<S>))
         .route("/mentors/{id}/reminders", get(operations::reminders::<S>))
+        .route("/mentors/{id}/sync", post(sync::force_mentor::<S>))
+        .route("/sync/push", post(sync::force_org::<S>))
+        .route("/sync/retry", post(sync::retry_dead::<S>))
+        .route("/sync/status", get(sync::status::<S>))
         .route(
             "/org/settings",
             get(operations::settings::<S>).put(operations::update_settings::<S>),

@@ -1,0 +1,279 @@
+//! `mentor-status sync push|reconcile|check-credentials`: the listing sync from the command line,
+//! without a server. `push` is the break-glass tool: it can take a new client secret on standard
+//! input, shows progress on a terminal, prints a summary and exits 1 if anything failed.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+
+use engine::Engine;
+use engine::sync::{Integration, PassReport, Relay};
+use secrecy::SecretString;
+use serde_json::json;
+use store::{Org, Store, SyncPriority, SyncSelection};
+use uuid::Uuid;
+
+use super::{Outcome, store_failed};
+use crate::args::SyncPush;
+use crate::error::CliError;
+
+/// Totals of a push.
+#[derive(Debug, Default)]
+struct PushTotals {
+    queued: u64,
+    pushed: usize,
+    unlinked: usize,
+    retried: usize,
+    dead: usize,
+    not_found: usize,
+    credentials_refused: bool,
+}
+
+impl PushTotals {
+    fn add(&mut self, pass: &PassReport) {
+        self.pushed += pass.pushed;
+        self.unlinked += pass.unlinked;
+        self.retried += pass.retried;
+        self.dead += pass.dead;
+        self.not_found += pass.not_found;
+        self.credentials_refused |= pass.credentials_refused;
+    }
+
+    fn failed(&self) -> usize {
+        self.retried + self.dead + self.not_found
+    }
+}
+
+/// Read the new client secret: one line on standard input, never echoed or logged.
+pub fn read_secret_from_stdin() -> Result<SecretString, CliError> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CliError::failed(format!("cannot read the client secret from stdin: {e}")))?;
+    let secret = line.trim_end_matches(['\r', '\n']).to_owned();
+    if secret.is_empty() {
+        return Err(CliError::usage(
+            "--client-secret-stdin: standard input held no secret (one line expected)",
+        ));
+    }
+    Ok(SecretString::from(secret))
+}
+
+pub async fn push<S: Store>(
+    engine: Engine<S>,
+    integrations: Vec<Arc<Integration>>,
+    args: SyncPush,
+) -> Result<Outcome, CliError> {
+    let config = engine
+        .listing()
+        .map(|l| l.config.clone())
+        .unwrap_or_default();
+    let progress = std::io::stderr().is_terminal();
+    let mut reports = Vec::new();
+    let mut failed_orgs = Vec::new();
+    for integration in integrations {
+        let org = org_of(&engine, &integration).await?;
+        let now = engine.clock().now();
+        let (selection, priority) = match (args.all, args.mentor) {
+            (_, Some(mentor)) => (SyncSelection::Mentor(mentor), SyncPriority::High),
+            (true, None) => (SyncSelection::AllLinked, SyncPriority::High),
+            (false, None) => (SyncSelection::Behind, SyncPriority::Normal),
+        };
+        let mut totals = PushTotals {
+            queued: engine
+                .store()
+                .queue_sync(integration.org, selection, priority, now)
+                .await
+                .map_err(|e| store_failed("cannot queue the mentors", e))?,
+            ..PushTotals::default()
+        };
+        // A fresh credential check first: it resolves the credentials alert when the new secret
+        // works, and stops here with a clear message when it does not.
+        if let Err(error) = engine
+            .check_credentials(&integration)
+            .await
+            .map_err(|e| CliError::failed(format!("{}: {e}", org.slug)))?
+        {
+            failed_orgs.push(format!("{}: credentials refused: {error}", org.slug));
+            totals.credentials_refused = true;
+            reports.push((org.slug.to_string(), totals));
+            continue;
+        }
+        let relay = Relay::new(
+            engine.clone(),
+            integration.clone(),
+            config.clone(),
+            Uuid::new_v4(),
+        );
+        loop {
+            let pass = relay
+                .pass()
+                .await
+                .map_err(|e| CliError::failed(format!("{}: {e}", org.slug)))?;
+            totals.add(&pass);
+            if progress {
+                eprint!(
+                    "\r{}: {} pushed, {} failed, {} not linked",
+                    org.slug,
+                    totals.pushed,
+                    totals.failed(),
+                    totals.unlinked
+                );
+                let _ = std::io::stderr().flush();
+            }
+            if pass.claimed == 0 || pass.credentials_refused {
+                break;
+            }
+        }
+        if progress {
+            eprintln!();
+        }
+        if totals.failed() > 0 || totals.credentials_refused {
+            failed_orgs.push(format!(
+                "{}: {} mentor(s) failed ({} will be retried by the relay, {} dead, {} without a \
+                 remote record){}",
+                org.slug,
+                totals.failed(),
+                totals.retried,
+                totals.dead,
+                totals.not_found,
+                if totals.credentials_refused {
+                    "; credentials were refused"
+                } else {
+                    ""
+                }
+            ));
+        }
+        reports.push((org.slug.to_string(), totals));
+    }
+    let human: Vec<String> = reports
+        .iter()
+        .map(|(slug, t)| {
+            format!(
+                "{slug}: {} queued, {} pushed, {} not linked, {} failed",
+                t.queued,
+                t.pushed,
+                t.unlinked,
+                t.failed()
+            )
+        })
+        .collect();
+    let json = json!({
+        "orgs": reports.iter().map(|(slug, t)| json!({
+            "org": slug,
+            "queued": t.queued,
+            "pushed": t.pushed,
+            "unlinked": t.unlinked,
+            "retried": t.retried,
+            "dead": t.dead,
+            "not_found": t.not_found,
+            "credentials_refused": t.credentials_refused,
+        })).collect::<Vec<_>>()
+    });
+    if failed_orgs.is_empty() {
+        Ok(Outcome::report(human.join("\n"), json))
+    } else {
+        let mut details = failed_orgs;
+        details.extend(human);
+        Err(CliError::Failed {
+            summary: "the push did not reach every mentor".to_owned(),
+            details,
+        })
+    }
+}
+
+pub async fn reconcile<S: Store>(
+    engine: Engine<S>,
+    integrations: Vec<Arc<Integration>>,
+) -> Result<Outcome, CliError> {
+    let mut reports = Vec::new();
+    let mut failures = Vec::new();
+    for integration in integrations {
+        let org = org_of(&engine, &integration).await?;
+        let report = engine
+            .run_listing_sync(&org)
+            .await
+            .map_err(|e| CliError::failed(format!("{}: {e}", org.slug)))?;
+        if let Some(error) = &report.error {
+            failures.push(format!("{}: {error}", org.slug));
+        }
+        reports.push(report);
+    }
+    let human: Vec<String> = reports
+        .iter()
+        .map(|r| {
+            format!(
+                "{}: {} queued as behind, {} compared, {} drifted (re-queued), {} without a remote \
+                 record (run {})",
+                r.org,
+                r.counts.queued,
+                r.counts.checked,
+                r.counts.drift,
+                r.counts.missing_records,
+                r.run_id
+            )
+        })
+        .collect();
+    if failures.is_empty() {
+        Ok(Outcome::report(
+            human.join("\n"),
+            json!({ "runs": reports }),
+        ))
+    } else {
+        Err(CliError::Failed {
+            summary: "reconciliation failed".to_owned(),
+            details: failures,
+        })
+    }
+}
+
+pub async fn check_credentials<S: Store>(
+    engine: Engine<S>,
+    integrations: Vec<Arc<Integration>>,
+) -> Result<Outcome, CliError> {
+    let mut lines = Vec::new();
+    let mut results = Vec::new();
+    let mut failures = Vec::new();
+    for integration in integrations {
+        let org = org_of(&engine, &integration).await?;
+        match engine
+            .check_credentials(&integration)
+            .await
+            .map_err(|e| CliError::failed(format!("{}: {e}", org.slug)))?
+        {
+            Ok(who) => {
+                lines.push(format!(
+                    "{}: credentials work (application user {})",
+                    org.slug, who.user_id
+                ));
+                results
+                    .push(json!({"org": org.slug.to_string(), "ok": true, "user_id": who.user_id}));
+            }
+            Err(error) => {
+                failures.push(format!("{}: {error}", org.slug));
+                results.push(
+                    json!({"org": org.slug.to_string(), "ok": false, "error": error.to_string()}),
+                );
+            }
+        }
+    }
+    if failures.is_empty() {
+        Ok(Outcome::report(
+            lines.join("\n"),
+            json!({ "checks": results }),
+        ))
+    } else {
+        Err(CliError::Failed {
+            summary: "a credential check failed".to_owned(),
+            details: failures,
+        })
+    }
+}
+
+async fn org_of<S: Store>(engine: &Engine<S>, integration: &Integration) -> Result<Org, CliError> {
+    engine
+        .store()
+        .org(integration.org)
+        .await
+        .map_err(|e| store_failed("cannot read the organisation", e))
+}

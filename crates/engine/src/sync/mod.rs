@@ -1,0 +1,148 @@
+//! The public listing sync (DESIGN.md §2): the outbox relay, the nightly push and reconciliation,
+//! credential checks, force sync and the sync status — generic over the Store, talking to Dynamics
+//! through the [`dataverse`] client.
+
+mod alerts;
+mod backoff;
+mod credentials;
+mod mapping;
+mod nightly;
+mod relay;
+mod status;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use domain::{MentorId, OrgId};
+use store::{Store, SyncPriority, SyncSelection, User};
+use uuid::Uuid;
+
+pub use mapping::{Mapping, StatusColumn, StatusValues};
+pub use nightly::{LISTING_SYNC_JOB, NightlySyncReport};
+pub use relay::{PassReport, Relay};
+pub use status::{SyncStatusView, sync_state};
+
+use crate::mentors::require_manager;
+use crate::{Engine, EngineError};
+
+/// How the relay paces itself. Every number is configuration: Microsoft says its limits may change.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// How long a relay holds the mentors it claimed; another relay takes them over after that.
+    /// Longer than a push can take (the client's request timeout, plus a throttling wait).
+    pub lease: Duration,
+    /// Polling interval when no wake-up arrives.
+    pub poll_interval: Duration,
+    /// First retry delay after a transient failure; doubles per attempt, with jitter.
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// How long transient failures are retried before the mentor's rows are dead.
+    pub retry_budget: Duration,
+    /// How often credentials are checked (token + WhoAmI), and retried while paused on them.
+    pub credential_check_interval: Duration,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            lease: Duration::from_secs(120),
+            poll_interval: Duration::from_secs(5),
+            backoff_initial: Duration::from_secs(10),
+            backoff_max: Duration::from_secs(60 * 60),
+            retry_budget: Duration::from_secs(24 * 60 * 60),
+            credential_check_interval: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+/// One organisation's integration: its Dataverse client and mapping.
+#[derive(Debug, Clone)]
+pub struct Integration {
+    pub org: OrgId,
+    pub client: dataverse::Client,
+    pub mapping: Mapping,
+}
+
+/// The integrations of this deployment, by organisation, and how relays behave.
+#[derive(Debug, Clone, Default)]
+pub struct ListingSync {
+    integrations: HashMap<OrgId, Arc<Integration>>,
+    pub config: RelayConfig,
+    /// Names this process's relays in their leases.
+    pub instance: Uuid,
+}
+
+impl ListingSync {
+    pub fn new(integrations: Vec<Integration>, config: RelayConfig) -> Self {
+        ListingSync {
+            integrations: integrations
+                .into_iter()
+                .map(|i| (i.org, Arc::new(i)))
+                .collect(),
+            config,
+            instance: Uuid::new_v4(),
+        }
+    }
+
+    pub fn integration(&self, org: OrgId) -> Option<&Arc<Integration>> {
+        self.integrations.get(&org)
+    }
+
+    pub fn integrations(&self) -> impl Iterator<Item = &Arc<Integration>> {
+        self.integrations.values()
+    }
+}
+
+impl<S: Store> Engine<S> {
+    /// Force sync of one mentor: queued at high priority; the relay pushes it next.
+    pub async fn force_sync(&self, user: &User, mentor: MentorId) -> Result<u64, EngineError> {
+        self.mentor(user, mentor).await?;
+        require_manager(user)?;
+        Ok(self
+            .store()
+            .queue_sync(
+                user.org_id,
+                SyncSelection::Mentor(mentor),
+                SyncPriority::High,
+                self.clock().now(),
+            )
+            .await?)
+    }
+
+    /// Force sync of every linked mentor of the caller's organisation (admins).
+    pub async fn force_sync_org(&self, user: &User) -> Result<u64, EngineError> {
+        crate::admin::require_admin(user)?;
+        Ok(self
+            .store()
+            .queue_sync(
+                user.org_id,
+                SyncSelection::AllLinked,
+                SyncPriority::High,
+                self.clock().now(),
+            )
+            .await?)
+    }
+
+    /// Put dead rows back in the queue: one mentor's, or the organisation's.
+    pub async fn retry_dead_sync(
+        &self,
+        user: &User,
+        mentor: Option<MentorId>,
+    ) -> Result<u64, EngineError> {
+        if let Some(mentor) = mentor {
+            self.mentor(user, mentor).await?;
+        }
+        require_manager(user)?;
+        Ok(self
+            .store()
+            .retry_dead_sync(user.org_id, mentor, self.clock().now())
+            .await?)
+    }
+
+    /// Whether `org` has an integration in this deployment.
+    pub fn sync_enabled(&self, org: OrgId) -> bool {
+        self.listing()
+            .is_some_and(|listing| listing.integration(org).is_some())
+    }
+}

@@ -1,0 +1,432 @@
+//! The outbox relay of one organisation: claim due mentors with a lease, push each one's CURRENT
+//! desired state (one `$batch` per claim), record what happened, repeat. Woken by the store's
+//! wake-ups, polling as the fallback.
+//!
+//! Failure handling (DESIGN.md §2): a 429 makes the whole client wait out `Retry-After` and costs no
+//! attempt; transient failures retry with backoff and jitter within a time budget, then the rows are
+//! dead and an alert opens; a refused credential pauses this relay and opens the credentials alert
+//! at once, and pushing resumes when a check succeeds; a missing remote record is a finding and an
+//! alert, never a retry loop; any other refusal is dead at once. Each mentor's result is its own, so
+//! one bad mentor never holds up the others.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use dataverse::{DataverseError, Update};
+use store::{
+    ClaimedMentor, DeadReason, Finding, Store, SyncClaim, SyncOutcome, SyncResult, SyncWakeups,
+};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::alerts::SyncAlert;
+use super::backoff::retry_delay;
+use super::{Integration, RelayConfig};
+use crate::{Engine, EngineError};
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PassReport {
+    pub claimed: usize,
+    pub pushed: usize,
+    pub unlinked: usize,
+    pub retried: usize,
+    pub dead: usize,
+    pub not_found: usize,
+    /// Put back without an attempt (throttled, or credentials refused).
+    pub released: usize,
+    pub credentials_refused: bool,
+    /// Sync lag of every confirmed outbox row, from its commit to the push's confirmation.
+    pub lag_ms: Vec<i64>,
+}
+
+impl PassReport {
+    /// Anything that did not reach the remote record.
+    pub fn failed(&self) -> usize {
+        self.retried + self.dead + self.not_found + self.released
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Relay<S> {
+    engine: Engine<S>,
+    integration: Arc<Integration>,
+    config: RelayConfig,
+    owner: Uuid,
+}
+
+impl<S: Store> Relay<S> {
+    pub fn new(
+        engine: Engine<S>,
+        integration: Arc<Integration>,
+        config: RelayConfig,
+        owner: Uuid,
+    ) -> Self {
+        Relay {
+            engine,
+            integration,
+            config,
+            owner,
+        }
+    }
+
+    /// Push until `cancel` fires. Errors are logged and retried after a poll interval, never fatal.
+    pub async fn run(self, cancel: CancellationToken) {
+        let org = self.integration.org;
+        let mut wakeups = match self.engine.store().sync_wakeups().await {
+            Ok(wakeups) => Some(wakeups),
+            Err(error) => {
+                tracing::warn!(%org, %error, "no relay wake-ups; polling only");
+                None
+            }
+        };
+        let mut paused_on_credentials = false;
+        tracing::info!(%org, "listing sync relay started");
+        while !cancel.is_cancelled() {
+            if paused_on_credentials {
+                if !sleep_or_cancel(self.config.credential_check_interval, &cancel).await {
+                    break;
+                }
+                match self.engine.check_credentials(&self.integration).await {
+                    Ok(Ok(_)) => {
+                        tracing::info!(%org, "credentials work again; pushing resumes");
+                        paused_on_credentials = false;
+                    }
+                    Ok(Err(_)) => continue,
+                    Err(error) => {
+                        tracing::warn!(%org, %error, "credential check could not be recorded");
+                        continue;
+                    }
+                }
+            }
+            match self.pass().await {
+                Ok(report) if report.credentials_refused => paused_on_credentials = true,
+                Ok(report) if report.claimed > 0 => {}
+                Ok(_) => {
+                    if !self.wait_for_work(wakeups.as_mut(), &cancel).await {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%org, %error, "relay pass failed; retrying after the poll interval");
+                    if !sleep_or_cancel(self.config.poll_interval, &cancel).await {
+                        break;
+                    }
+                }
+            }
+        }
+        tracing::info!(%org, "listing sync relay stopped");
+    }
+
+    /// Until a wake-up, the poll interval, or cancellation (then `false`).
+    async fn wait_for_work(
+        &self,
+        wakeups: Option<&mut SyncWakeups>,
+        cancel: &CancellationToken,
+    ) -> bool {
+        let woken = async {
+            match wakeups {
+                Some(wakeups) => {
+                    if wakeups.changed().await.is_err() {
+                        // The listener is gone; polling carries on.
+                        std::future::pending::<()>().await
+                    }
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = cancel.cancelled() => false,
+            () = woken => true,
+            () = tokio::time::sleep(self.config.poll_interval) => true,
+        }
+    }
+
+    /// One claim, one push, one record.
+    pub async fn pass(&self) -> Result<PassReport, EngineError> {
+        let engine = &self.engine;
+        let org = self.integration.org;
+        let now = engine.clock().now();
+        let claimed = engine
+            .store()
+            .claim_sync(SyncClaim {
+                org,
+                owner: self.owner,
+                limit: self.integration.client.batch_size(),
+                now,
+                leased_until: now + chrono_duration(self.config.lease),
+            })
+            .await?;
+        let mut report = PassReport {
+            claimed: claimed.len(),
+            ..PassReport::default()
+        };
+        if claimed.is_empty() {
+            return Ok(report);
+        }
+        let outcomes = self.push(&claimed).await;
+        let done_at = engine.clock().now();
+        let mut results = Vec::with_capacity(claimed.len());
+        let mut findings = Vec::new();
+        let mut last_dead_error = None;
+        let mut refused_detail = None;
+        for (mentor, outcome) in claimed.iter().zip(outcomes) {
+            let outcome = match outcome {
+                Pushed::Yes => SyncOutcome::Pushed {
+                    version: mentor.version,
+                },
+                Pushed::Unlinked => SyncOutcome::Unlinked {
+                    version: mentor.version,
+                },
+                Pushed::Failed(error) => {
+                    self.failure_outcome(mentor, error, done_at, &mut refused_detail)
+                }
+            };
+            match &outcome {
+                SyncOutcome::Pushed { .. } => report.pushed += 1,
+                SyncOutcome::Unlinked { .. } => report.unlinked += 1,
+                SyncOutcome::Retry { .. } => report.retried += 1,
+                SyncOutcome::Released { .. } => report.released += 1,
+                SyncOutcome::Dead {
+                    reason: DeadReason::NotFound,
+                    error,
+                    ..
+                } => {
+                    report.not_found += 1;
+                    findings.push(Finding {
+                        kind: "record_not_found".to_owned(),
+                        mentor_id: Some(mentor.mentor),
+                        key: error.clone(),
+                        count: 1,
+                    });
+                }
+                SyncOutcome::Dead { error, .. } => {
+                    report.dead += 1;
+                    last_dead_error = Some(error.clone());
+                }
+            }
+            results.push(SyncResult {
+                mentor: mentor.mentor,
+                outcome,
+            });
+        }
+        let recorded = engine
+            .store()
+            .record_sync_results(org, self.owner, results, done_at)
+            .await?;
+        report.lag_ms = recorded.confirmed_lag_ms;
+        self.raise_alerts(&report, findings, last_dead_error, refused_detail)
+            .await?;
+        tracing::debug!(%org, ?report, "relay pass");
+        Ok(report)
+    }
+
+    /// Push every linked mentor's desired state: one request for one mentor, a `$batch` for more.
+    async fn push(&self, claimed: &[ClaimedMentor]) -> Vec<Pushed> {
+        let mapping = &self.integration.mapping;
+        let client = &self.integration.client;
+        let mut outcomes: Vec<Option<Pushed>> = Vec::with_capacity(claimed.len());
+        let mut updates = Vec::new();
+        let mut update_slots = Vec::new();
+        for (slot, mentor) in claimed.iter().enumerate() {
+            let Some(link) = &mentor.link else {
+                outcomes.push(Some(Pushed::Unlinked));
+                continue;
+            };
+            match mapping.key(link) {
+                Ok(key) => {
+                    updates.push(Update {
+                        key,
+                        fields: mapping.desired(mentor.status, mentor.listed_publicly),
+                    });
+                    update_slots.push(slot);
+                    outcomes.push(None);
+                }
+                Err(message) => {
+                    outcomes.push(Some(Pushed::Failed(Failure::Configuration(message))))
+                }
+            }
+        }
+        let results: Vec<Result<(), DataverseError>> = match updates.as_slice() {
+            [] => Vec::new(),
+            [single] => vec![
+                client
+                    .update(&mapping.entity_set, &single.key, &single.fields)
+                    .await,
+            ],
+            many => match client.update_batch(&mapping.entity_set, many).await {
+                Ok(results) => results,
+                Err(error) => {
+                    let failure = Failure::from(&error);
+                    return fill(outcomes, &update_slots, |_| Pushed::Failed(failure.clone()));
+                }
+            },
+        };
+        let mut results = results.into_iter();
+        fill(outcomes, &update_slots, |_| match results.next() {
+            Some(Ok(())) => Pushed::Yes,
+            Some(Err(error)) => Pushed::Failed(Failure::from(&error)),
+            None => Pushed::Failed(Failure::Transient(
+                "the batch response had fewer results than operations".to_owned(),
+            )),
+        })
+    }
+
+    fn failure_outcome(
+        &self,
+        mentor: &ClaimedMentor,
+        failure: Failure,
+        now: DateTime<Utc>,
+        refused_detail: &mut Option<String>,
+    ) -> SyncOutcome {
+        match failure {
+            Failure::Throttled => SyncOutcome::Released { available_at: now },
+            Failure::CredentialsRefused(detail) => {
+                *refused_detail = Some(detail);
+                SyncOutcome::Released { available_at: now }
+            }
+            Failure::NotFound(detail) => SyncOutcome::Dead {
+                version: mentor.version,
+                reason: DeadReason::NotFound,
+                error: detail,
+            },
+            Failure::Permanent(detail) | Failure::Configuration(detail) => SyncOutcome::Dead {
+                version: mentor.version,
+                reason: DeadReason::Failed,
+                error: detail,
+            },
+            Failure::Transient(detail) => {
+                let budget_spent = mentor
+                    .failing_since
+                    .is_some_and(|since| now - since >= chrono_duration(self.config.retry_budget));
+                if budget_spent {
+                    SyncOutcome::Dead {
+                        version: mentor.version,
+                        reason: DeadReason::Failed,
+                        error: format!(
+                            "gave up after retrying for {} h: {detail}",
+                            self.config.retry_budget.as_secs() / 3600
+                        ),
+                    }
+                } else {
+                    let delay = retry_delay(
+                        mentor.attempts,
+                        self.config.backoff_initial,
+                        self.config.backoff_max,
+                    );
+                    SyncOutcome::Retry {
+                        error: detail,
+                        retry_at: now + chrono_duration(delay),
+                    }
+                }
+            }
+        }
+    }
+
+    async fn raise_alerts(
+        &self,
+        report: &PassReport,
+        findings: Vec<Finding>,
+        last_dead_error: Option<String>,
+        refused_detail: Option<String>,
+    ) -> Result<(), EngineError> {
+        let engine = &self.engine;
+        let org = self.integration.org;
+        if let Some(detail) = refused_detail {
+            engine
+                .credentials_refused(&self.integration, &detail)
+                .await?;
+        }
+        if let Some(error) = last_dead_error {
+            engine
+                .open_sync_alert(
+                    org,
+                    SyncAlert::DeadLetters,
+                    format!(
+                        "{} mentor(s) could not be synced to the public listing and were given up \
+                         (last error: {error}); retry them from the sync health page once fixed",
+                        report.dead
+                    ),
+                )
+                .await?;
+        }
+        if !findings.is_empty() {
+            let summary = format!(
+                "{} linked mentor(s) have no record in Dynamics (first: {})",
+                findings.len(),
+                findings[0].key
+            );
+            engine
+                .store()
+                .record_findings(org, None, findings, engine.clock().now())
+                .await?;
+            engine
+                .open_sync_alert(org, SyncAlert::RecordNotFound, summary)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// What pushing one mentor did.
+enum Pushed {
+    Yes,
+    Unlinked,
+    Failed(Failure),
+}
+
+/// A failed push, classified for the relay.
+#[derive(Debug, Clone)]
+enum Failure {
+    Throttled,
+    CredentialsRefused(String),
+    NotFound(String),
+    Transient(String),
+    Permanent(String),
+    /// Our own configuration cannot address the record.
+    Configuration(String),
+}
+
+impl From<&DataverseError> for Failure {
+    fn from(error: &DataverseError) -> Self {
+        match error {
+            DataverseError::Throttled { .. } => Failure::Throttled,
+            DataverseError::Unauthorized { .. } => Failure::CredentialsRefused(error.to_string()),
+            DataverseError::NotFound { .. } => Failure::NotFound(error.to_string()),
+            DataverseError::Transient { .. } => Failure::Transient(error.to_string()),
+            DataverseError::Forbidden { .. } | DataverseError::Permanent { .. } => {
+                Failure::Permanent(error.to_string())
+            }
+        }
+    }
+}
+
+/// Fill the open slots (those of updates) in order.
+fn fill(
+    outcomes: Vec<Option<Pushed>>,
+    update_slots: &[usize],
+    mut make: impl FnMut(usize) -> Pushed,
+) -> Vec<Pushed> {
+    debug_assert_eq!(
+        outcomes.iter().filter(|o| o.is_none()).count(),
+        update_slots.len()
+    );
+    outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(slot, outcome)| outcome.unwrap_or_else(|| make(slot)))
+        .collect()
+}
+
+/// `false` when cancelled first.
+async fn sleep_or_cancel(duration: Duration, cancel: &CancellationToken) -> bool {
+    tokio::select! {
+        () = cancel.cancelled() => false,
+        () = tokio::time::sleep(duration) => true,
+    }
+}
+
+pub(crate) fn chrono_duration(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}

@@ -1,0 +1,153 @@
+//! What coordinators see of the sync: a mentor's sync state, and the organisation's sync health.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use store::{DeadLetter, MentorRecord, RunOutcome, Store, SyncFailure, User};
+
+use super::LISTING_SYNC_JOB;
+use crate::mentors::require_manager;
+use crate::{Engine, EngineError};
+
+/// How far back lag percentiles look.
+const LAG_WINDOW_HOURS: i64 = 24;
+/// How many earlier runs to look through for the last reconciliation.
+const RUNS_TO_SEARCH: u32 = 50;
+const DEAD_LETTERS_SHOWN: u32 = 50;
+
+/// A mentor's sync state: `disabled` (no integration), `unlinked`, `in_sync`, `pending`, `failed`
+/// (retrying after an error) or `dead` (given up until retried).
+pub fn sync_state(mentor: &MentorRecord, integration_enabled: bool) -> &'static str {
+    let linked = mentor.dynamics_contact_id.is_some() || mentor.dynamics_key.is_some();
+    if !integration_enabled {
+        "disabled"
+    } else if !linked {
+        "unlinked"
+    } else {
+        match mentor.sync.failure {
+            Some(SyncFailure::Dead | SyncFailure::NotFound) => "dead",
+            Some(SyncFailure::Retrying) => "failed",
+            None if mentor.sync.pushed_version >= Some(mentor.version) => "in_sync",
+            None => "pending",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncStatusView {
+    /// Whether this organisation has a Dynamics integration configured.
+    pub enabled: bool,
+    /// Outbox rows waiting to be pushed (including those waiting for a retry).
+    pub pending: u64,
+    /// Outbox rows given up on; retry them once the cause is fixed.
+    pub dead: u64,
+    /// Mentors whose last push failed and will be retried.
+    pub retrying: u64,
+    pub oldest_pending_age_seconds: Option<i64>,
+    pub lag: LagView,
+    pub last_credential_check: Option<CredentialCheckView>,
+    /// The last reconciliation (nightly listing sync run), if any.
+    pub drift: Option<DriftView>,
+    pub dead_letters: Vec<DeadLetterView>,
+}
+
+/// Sync lag, from a change's commit to the push's confirmation, of rows confirmed in the window.
+/// The public website shows a change up to ~15 minutes later still (Power Pages' own cache).
+#[derive(Debug, Clone, Serialize)]
+pub struct LagView {
+    pub window_hours: i64,
+    pub confirmed: u64,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CredentialCheckView {
+    pub checked_at: DateTime<Utc>,
+    pub ok: bool,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftView {
+    pub run_id: store::RunId,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub checked: u64,
+    pub drift: u64,
+    pub missing_records: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetterView {
+    pub mentor_id: domain::MentorId,
+    pub full_name: String,
+    pub rows: u64,
+    pub last_error: Option<String>,
+    pub since: DateTime<Utc>,
+}
+
+impl From<DeadLetter> for DeadLetterView {
+    fn from(d: DeadLetter) -> Self {
+        DeadLetterView {
+            mentor_id: d.mentor,
+            full_name: d.full_name,
+            rows: d.rows,
+            last_error: d.last_error,
+            since: d.since,
+        }
+    }
+}
+
+impl<S: Store> Engine<S> {
+    pub async fn sync_status(&self, user: &User) -> Result<SyncStatusView, EngineError> {
+        require_manager(user)?;
+        let org = user.org_id;
+        let now = self.clock().now();
+        let record = self
+            .store()
+            .sync_status(org, now - chrono::Duration::hours(LAG_WINDOW_HOURS))
+            .await?;
+        let runs = self.store().runs(org, RUNS_TO_SEARCH, None).await?;
+        let drift = runs
+            .items
+            .into_iter()
+            .find(|r| r.job == LISTING_SYNC_JOB && r.outcome == RunOutcome::Succeeded)
+            .map(|r| DriftView {
+                run_id: r.id,
+                finished_at: r.finished_at,
+                checked: r.counts.checked,
+                drift: r.counts.drift,
+                missing_records: r.counts.missing_records,
+            });
+        let dead_letters = self
+            .store()
+            .dead_letters(org, DEAD_LETTERS_SHOWN)
+            .await?
+            .into_iter()
+            .map(DeadLetterView::from)
+            .collect();
+        Ok(SyncStatusView {
+            enabled: self.sync_enabled(org),
+            pending: record.pending,
+            dead: record.dead,
+            retrying: record.retrying,
+            oldest_pending_age_seconds: record
+                .oldest_pending_at
+                .map(|at| (now - at).num_seconds().max(0)),
+            lag: LagView {
+                window_hours: LAG_WINDOW_HOURS,
+                confirmed: record.confirmed,
+                p50_ms: record.lag_p50_ms,
+                p95_ms: record.lag_p95_ms,
+                p99_ms: record.lag_p99_ms,
+            },
+            last_credential_check: record.last_credential_check.map(|c| CredentialCheckView {
+                checked_at: c.checked_at,
+                ok: c.ok,
+                detail: c.detail,
+            }),
+            drift,
+            dead_letters,
+        })
+    }
+}

@@ -1,0 +1,505 @@
+//! The public listing sync: relay claims (SKIP LOCKED rows, one lease per mentor), results, force sync,
+//! reconciliation input, credential checks and the sync status numbers.
+//!
+//! A relay never holds a transaction across a push: the claim commits a lease, the push happens, and
+//! the results are recorded in a second short transaction.
+
+use chrono::{DateTime, Utc};
+use domain::{MentorId, OrgId};
+use sqlx::{PgPool, Row};
+use store::{
+    ClaimedMentor, CredentialCheck, DeadLetter, DeadReason, DynamicsLink, StoreResult, SyncClaim,
+    SyncOutcome, SyncPriority, SyncRecorded, SyncResult, SyncSelection, SyncStatusRecord,
+    SyncTarget,
+};
+use uuid::Uuid;
+
+use crate::error::db_err;
+use crate::rows::parse_status;
+
+/// How many due rows a claim looks at per mentor it wants: rows of one mentor coalesce, so a claim
+/// for N mentors may need more than N rows.
+const ROWS_PER_MENTOR: i64 = 4;
+
+/// Lease mentors with due rows. Only the rows this claim locked are hidden (their `available_at`
+/// moves to the lease's end), so two claims never wait on each other's rows; rows of a mentor that
+/// another relay holds are hidden too, and come back when that relay records its results.
+const CLAIM: &str = "\
+WITH due AS ( \
+    SELECT o.id, o.mentor_id, o.priority \
+    FROM sync_outbox o \
+    WHERE o.org_id = $1 AND o.state = 'pending' AND o.available_at <= $2 \
+    ORDER BY o.priority DESC, o.available_at, o.id \
+    LIMIT $3 * $6 \
+    FOR UPDATE SKIP LOCKED \
+), candidates AS ( \
+    SELECT mentor_id FROM due GROUP BY mentor_id ORDER BY max(priority) DESC, min(id) LIMIT $3 \
+), leased AS ( \
+    INSERT INTO mentor_sync AS s (mentor_id, org_id, lease_owner, leased_until) \
+    SELECT mentor_id, $1, $4, $5 FROM candidates \
+    ON CONFLICT (mentor_id) DO UPDATE \
+        SET lease_owner = EXCLUDED.lease_owner, leased_until = EXCLUDED.leased_until \
+        WHERE s.leased_until IS NULL OR s.leased_until <= $2 \
+    RETURNING s.mentor_id, s.attempts, s.failing_since \
+), hidden AS ( \
+    UPDATE sync_outbox o SET available_at = $5 \
+    FROM due d JOIN candidates c ON c.mentor_id = d.mentor_id \
+    WHERE o.id = d.id \
+) \
+SELECT m.id, m.version, m.status, m.listed_publicly, m.dynamics_contact_id, m.dynamics_key, \
+       l.attempts, l.failing_since, \
+       (SELECT min(p.created_at) FROM sync_outbox p \
+        WHERE p.mentor_id = m.id AND p.state = 'pending') AS oldest_pending_at \
+FROM leased l JOIN mentors m ON m.id = l.mentor_id \
+ORDER BY m.id";
+
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    id: Uuid,
+    version: i64,
+    status: String,
+    listed_publicly: bool,
+    dynamics_contact_id: Option<Uuid>,
+    dynamics_key: Option<String>,
+    attempts: i32,
+    failing_since: Option<DateTime<Utc>>,
+    oldest_pending_at: Option<DateTime<Utc>>,
+}
+
+pub(crate) async fn claim_sync(pool: &PgPool, claim: SyncClaim) -> StoreResult<Vec<ClaimedMentor>> {
+    let rows: Vec<ClaimRow> = sqlx::query_as(CLAIM)
+        .bind(claim.org.0)
+        .bind(claim.now)
+        .bind(i64::try_from(claim.limit).unwrap_or(i64::MAX / ROWS_PER_MENTOR))
+        .bind(claim.owner)
+        .bind(claim.leased_until)
+        .bind(ROWS_PER_MENTOR)
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(ClaimedMentor {
+                mentor: MentorId(row.id),
+                version: row.version,
+                status: parse_status(&row.status, "mentors.status")?,
+                listed_publicly: row.listed_publicly,
+                link: DynamicsLink::from_columns(row.dynamics_contact_id, row.dynamics_key),
+                oldest_pending_at: row.oldest_pending_at.unwrap_or(claim.now),
+                attempts: u32::try_from(row.attempts).unwrap_or(0),
+                failing_since: row.failing_since,
+            })
+        })
+        .collect()
+}
+
+/// The results as parallel arrays for UNNEST.
+#[derive(Default)]
+struct ResultColumns {
+    mentor: Vec<Uuid>,
+    kind: Vec<&'static str>,
+    version: Vec<Option<i64>>,
+    error: Vec<Option<String>>,
+    available_at: Vec<Option<DateTime<Utc>>>,
+    failure: Vec<Option<&'static str>>,
+}
+
+impl ResultColumns {
+    fn push(&mut self, result: SyncResult) {
+        let (kind, version, error, available_at, failure) = match result.outcome {
+            SyncOutcome::Pushed { version } => ("pushed", Some(version), None, None, None),
+            SyncOutcome::Unlinked { version } => ("unlinked", Some(version), None, None, None),
+            SyncOutcome::Retry { error, retry_at } => {
+                ("retry", None, Some(error), Some(retry_at), Some("retrying"))
+            }
+            SyncOutcome::Dead {
+                version,
+                reason,
+                error,
+            } => (
+                "dead",
+                Some(version),
+                Some(error),
+                None,
+                Some(match reason {
+                    DeadReason::Failed => "dead",
+                    DeadReason::NotFound => "not_found",
+                }),
+            ),
+            SyncOutcome::Released { available_at } => {
+                ("released", None, None, Some(available_at), None)
+            }
+        };
+        self.mentor.push(result.mentor.0);
+        self.kind.push(kind);
+        self.version.push(version);
+        self.error.push(error);
+        self.available_at.push(available_at);
+        self.failure.push(failure);
+    }
+}
+
+const RESULTS_INPUT: &str = "\
+WITH r AS ( \
+    SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::timestamptz[], \
+                         $6::text[]) \
+        AS r(mentor_id, kind, version, error, available_at, failure) \
+) ";
+
+/// Rows up to the pushed (or unlinked) version are confirmed; their lag is measured here.
+const CONFIRM_ROWS: &str = "\
+UPDATE sync_outbox o SET state = 'done', done_at = $8 \
+FROM r \
+WHERE o.mentor_id = r.mentor_id AND o.org_id = $7 AND o.state = 'pending' \
+  AND r.kind IN ('pushed', 'unlinked') AND o.mentor_version <= r.version \
+RETURNING (extract(epoch FROM ($8 - o.created_at)) * 1000)::bigint";
+
+const BURY_ROWS: &str = "\
+UPDATE sync_outbox o SET state = 'dead', last_error = r.error, done_at = $8 \
+FROM r \
+WHERE o.mentor_id = r.mentor_id AND o.org_id = $7 AND o.state = 'pending' \
+  AND r.kind = 'dead' AND o.mentor_version <= r.version";
+
+/// What is still pending comes back now, or when a retry or a throttled client is due.
+const RESCHEDULE_ROWS: &str = "\
+UPDATE sync_outbox o \
+SET available_at = COALESCE(r.available_at, $8), \
+    attempts = o.attempts + (r.kind = 'retry')::int, \
+    last_error = COALESCE(r.error, o.last_error) \
+FROM r \
+WHERE o.mentor_id = r.mentor_id AND o.org_id = $7 AND o.state = 'pending'";
+
+/// The mentor's sync state, and the end of this relay's lease (a lease taken over meanwhile stays).
+const UPDATE_MENTOR_SYNC: &str = "\
+UPDATE mentor_sync s SET \
+    pushed_version = CASE WHEN r.kind = 'pushed' \
+                          THEN GREATEST(COALESCE(s.pushed_version, 0), r.version) \
+                          ELSE s.pushed_version END, \
+    pushed_at = CASE WHEN r.kind = 'pushed' THEN $8 ELSE s.pushed_at END, \
+    failure = CASE WHEN r.kind IN ('pushed', 'unlinked') THEN NULL \
+                   WHEN r.kind = 'released' THEN s.failure ELSE r.failure END, \
+    last_error = CASE WHEN r.kind IN ('pushed', 'unlinked') THEN NULL \
+                      WHEN r.kind = 'released' THEN s.last_error ELSE r.error END, \
+    attempts = CASE WHEN r.kind IN ('pushed', 'unlinked') THEN 0 \
+                    WHEN r.kind = 'retry' THEN s.attempts + 1 ELSE s.attempts END, \
+    failing_since = CASE WHEN r.kind IN ('pushed', 'unlinked') THEN NULL \
+                         WHEN r.kind = 'released' THEN s.failing_since \
+                         ELSE COALESCE(s.failing_since, $8) END, \
+    lease_owner = CASE WHEN s.lease_owner = $9 THEN NULL ELSE s.lease_owner END, \
+    leased_until = CASE WHEN s.lease_owner = $9 THEN NULL ELSE s.leased_until END \
+FROM r \
+WHERE s.mentor_id = r.mentor_id AND s.org_id = $7";
+
+/// One statement over the results: the arrays ($1–$6), the organisation ($7) and the time ($8).
+fn over_results<'q>(
+    statement: &'q str,
+    c: &'q ResultColumns,
+    org: OrgId,
+    at: DateTime<Utc>,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(statement)
+        .bind(&c.mentor)
+        .bind(&c.kind)
+        .bind(&c.version)
+        .bind(&c.error)
+        .bind(&c.available_at)
+        .bind(&c.failure)
+        .bind(org.0)
+        .bind(at)
+}
+
+pub(crate) async fn record_sync_results(
+    pool: &PgPool,
+    org: OrgId,
+    owner: Uuid,
+    results: Vec<SyncResult>,
+    at: DateTime<Utc>,
+) -> StoreResult<SyncRecorded> {
+    let mut c = ResultColumns::default();
+    for result in results {
+        c.push(result);
+    }
+    let statements = [CONFIRM_ROWS, BURY_ROWS, RESCHEDULE_ROWS, UPDATE_MENTOR_SYNC]
+        .map(|statement| format!("{RESULTS_INPUT}{statement}"));
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let confirmed_lag_ms = over_results(&statements[0], &c, org, at)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|row| row.try_get::<i64, _>(0))
+        .collect::<Result<Vec<i64>, _>>()
+        .map_err(db_err)?;
+    let dead = over_results(&statements[1], &c, org, at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+    over_results(&statements[2], &c, org, at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    over_results(&statements[3], &c, org, at)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(SyncRecorded {
+        confirmed_lag_ms,
+        dead,
+    })
+}
+
+/// Linked mentors: only they have a remote record to push to.
+const LINKED: &str = "(m.dynamics_contact_id IS NOT NULL OR m.dynamics_key IS NOT NULL)";
+
+pub(crate) async fn queue_sync(
+    pool: &PgPool,
+    org: OrgId,
+    selection: SyncSelection,
+    priority: SyncPriority,
+    at: DateTime<Utc>,
+) -> StoreResult<u64> {
+    // An empty id list means "no id filter" to the statement, so an empty selection stops here.
+    if matches!(&selection, SyncSelection::Divergent(ids) if ids.is_empty()) {
+        return Ok(0);
+    }
+    let (filter, mentors): (String, Vec<Uuid>) = match selection {
+        SyncSelection::Mentor(mentor) => ("true".to_owned(), vec![mentor.0]),
+        SyncSelection::AllLinked => (LINKED.to_owned(), Vec::new()),
+        SyncSelection::Behind => (
+            format!(
+                "{LINKED} AND NOT EXISTS (SELECT 1 FROM mentor_sync s WHERE s.mentor_id = m.id \
+                   AND (s.pushed_version >= m.version OR s.failure IN ('dead', 'not_found')))"
+            ),
+            Vec::new(),
+        ),
+        SyncSelection::Divergent(ids) => (
+            format!(
+                "{LINKED} AND NOT EXISTS (SELECT 1 FROM sync_outbox p \
+                   WHERE p.mentor_id = m.id AND p.state = 'pending')"
+            ),
+            ids.into_iter().map(|m| m.0).collect(),
+        ),
+    };
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO sync_outbox (org_id, mentor_id, mentor_version, priority, available_at, created_at) \
+         SELECT m.org_id, m.id, m.version, $2, $3, $3 FROM mentors m \
+         WHERE m.org_id = $1 AND (cardinality($4::uuid[]) = 0 OR m.id = ANY($4)) AND {filter} \
+           AND NOT EXISTS (SELECT 1 FROM sync_outbox q WHERE q.mentor_id = m.id \
+                           AND q.state = 'pending' AND q.priority >= $2 AND q.available_at <= $3) \
+         ORDER BY m.id"
+    ))
+    .bind(org.0)
+    .bind(priority.as_i16())
+    .bind(at)
+    .bind(&mentors)
+    .execute(pool)
+    .await
+    .map_err(db_err)?
+    .rows_affected();
+    Ok(inserted)
+}
+
+pub(crate) async fn retry_dead_sync(
+    pool: &PgPool,
+    org: OrgId,
+    mentor: Option<MentorId>,
+    at: DateTime<Utc>,
+) -> StoreResult<u64> {
+    let mentor = mentor.map(|m| m.0);
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    let retried = sqlx::query(
+        "UPDATE sync_outbox SET state = 'pending', available_at = $3, attempts = 0, done_at = NULL \
+         WHERE org_id = $1 AND state = 'dead' AND ($2::uuid IS NULL OR mentor_id = $2)",
+    )
+    .bind(org.0)
+    .bind(mentor)
+    .bind(at)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?
+    .rows_affected();
+    sqlx::query(
+        "UPDATE mentor_sync SET failure = NULL, attempts = 0, failing_since = NULL \
+         WHERE org_id = $1 AND failure IS NOT NULL AND ($2::uuid IS NULL OR mentor_id = $2)",
+    )
+    .bind(org.0)
+    .bind(mentor)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(retried)
+}
+
+#[derive(sqlx::FromRow)]
+struct TargetRow {
+    id: Uuid,
+    dynamics_contact_id: Option<Uuid>,
+    dynamics_key: Option<String>,
+    status: String,
+    listed_publicly: bool,
+    version: i64,
+    pending: bool,
+}
+
+pub(crate) async fn sync_targets(pool: &PgPool, org: OrgId) -> StoreResult<Vec<SyncTarget>> {
+    let rows: Vec<TargetRow> = sqlx::query_as(&format!(
+        "SELECT m.id, m.dynamics_contact_id, m.dynamics_key, m.status, m.listed_publicly, m.version, \
+                EXISTS (SELECT 1 FROM sync_outbox p WHERE p.mentor_id = m.id AND p.state = 'pending') \
+                    AS pending \
+         FROM mentors m WHERE m.org_id = $1 AND {LINKED} ORDER BY m.id"
+    ))
+    .bind(org.0)
+    .fetch_all(pool)
+    .await
+    .map_err(db_err)?;
+    rows.into_iter()
+        .filter_map(|row| {
+            let link = DynamicsLink::from_columns(row.dynamics_contact_id, row.dynamics_key)?;
+            Some(
+                parse_status(&row.status, "mentors.status").map(|status| SyncTarget {
+                    mentor: MentorId(row.id),
+                    link,
+                    status,
+                    listed_publicly: row.listed_publicly,
+                    version: row.version,
+                    pending: row.pending,
+                }),
+            )
+        })
+        .collect()
+}
+
+#[derive(sqlx::FromRow)]
+struct StatusRow {
+    pending: i64,
+    dead: i64,
+    retrying: i64,
+    oldest_pending_at: Option<DateTime<Utc>>,
+    lag: Option<Vec<f64>>,
+    confirmed: i64,
+    checked_at: Option<DateTime<Utc>>,
+    check_ok: Option<bool>,
+    check_detail: Option<String>,
+}
+
+pub(crate) async fn sync_status(
+    pool: &PgPool,
+    org: OrgId,
+    since: DateTime<Utc>,
+) -> StoreResult<SyncStatusRecord> {
+    let row: StatusRow = sqlx::query_as(
+        "SELECT \
+            (SELECT count(*) FROM sync_outbox WHERE org_id = $1 AND state = 'pending') AS pending, \
+            (SELECT count(*) FROM sync_outbox WHERE org_id = $1 AND state = 'dead') AS dead, \
+            (SELECT count(*) FROM mentor_sync WHERE org_id = $1 AND failure = 'retrying') AS retrying, \
+            (SELECT min(created_at) FROM sync_outbox WHERE org_id = $1 AND state = 'pending') \
+                AS oldest_pending_at, \
+            l.lag, l.confirmed, \
+            c.checked_at, c.ok AS check_ok, c.detail AS check_detail \
+         FROM (SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]::float8[]) WITHIN GROUP \
+                      (ORDER BY extract(epoch FROM done_at - created_at) * 1000) AS lag, \
+                      count(*) AS confirmed \
+               FROM sync_outbox WHERE org_id = $1 AND state = 'done' AND done_at >= $2) l \
+         LEFT JOIN credential_checks c ON c.org_id = $1",
+    )
+    .bind(org.0)
+    .bind(since)
+    .fetch_one(pool)
+    .await
+    .map_err(db_err)?;
+    let lag = row.lag.unwrap_or_default();
+    Ok(SyncStatusRecord {
+        pending: row.pending.unsigned_abs(),
+        dead: row.dead.unsigned_abs(),
+        retrying: row.retrying.unsigned_abs(),
+        oldest_pending_at: row.oldest_pending_at,
+        lag_p50_ms: lag.first().copied(),
+        lag_p95_ms: lag.get(1).copied(),
+        lag_p99_ms: lag.get(2).copied(),
+        confirmed: row.confirmed.unsigned_abs(),
+        last_credential_check: match (row.checked_at, row.check_ok) {
+            (Some(checked_at), Some(ok)) => Some(CredentialCheck {
+                checked_at,
+                ok,
+                detail: row.check_detail,
+            }),
+            _ => None,
+        },
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct DeadRow {
+    mentor_id: Uuid,
+    full_name: String,
+    rows: i64,
+    last_error: Option<String>,
+    since: DateTime<Utc>,
+}
+
+pub(crate) async fn dead_letters(
+    pool: &PgPool,
+    org: OrgId,
+    limit: u32,
+) -> StoreResult<Vec<DeadLetter>> {
+    let rows: Vec<DeadRow> = sqlx::query_as(
+        "SELECT o.mentor_id, m.full_name, count(*) AS rows, \
+                (array_agg(o.last_error ORDER BY o.id DESC))[1] AS last_error, \
+                min(o.created_at) AS since \
+         FROM sync_outbox o JOIN mentors m ON m.id = o.mentor_id \
+         WHERE o.org_id = $1 AND o.state = 'dead' \
+         GROUP BY o.mentor_id, m.full_name \
+         ORDER BY max(o.id) DESC \
+         LIMIT $2",
+    )
+    .bind(org.0)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(db_err)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| DeadLetter {
+            mentor: MentorId(row.mentor_id),
+            full_name: row.full_name,
+            rows: row.rows.unsigned_abs(),
+            last_error: row.last_error,
+            since: row.since,
+        })
+        .collect())
+}
+
+pub(crate) async fn record_credential_check(
+    pool: &PgPool,
+    org: OrgId,
+    check: CredentialCheck,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO credential_checks (org_id, checked_at, ok, detail) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (org_id) DO UPDATE \
+         SET checked_at = EXCLUDED.checked_at, ok = EXCLUDED.ok, detail = EXCLUDED.detail",
+    )
+    .bind(org.0)
+    .bind(check.checked_at)
+    .bind(check.ok)
+    .bind(check.detail)
+    .execute(pool)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub(crate) async fn prune_sync_outbox(pool: &PgPool, before: DateTime<Utc>) -> StoreResult<u64> {
+    Ok(
+        sqlx::query("DELETE FROM sync_outbox WHERE state = 'done' AND done_at < $1")
+            .bind(before)
+            .execute(pool)
+            .await
+            .map_err(db_err)?
+            .rows_affected(),
+    )
+}
