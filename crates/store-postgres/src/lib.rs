@@ -411,9 +411,8 @@ impl Store for PgStore {
         org: OrgId,
         owner: Uuid,
         results: Vec<SyncResult>,
-        at: DateTime<Utc>,
     ) -> StoreResult<SyncRecorded> {
-        sync::record_sync_results(&self.pool, org, owner, results, at).await
+        sync::record_sync_results(&self.pool, org, owner, results).await
     }
 
     async fn queue_sync(
@@ -421,26 +420,24 @@ impl Store for PgStore {
         org: OrgId,
         selection: SyncSelection,
         priority: SyncPriority,
-        at: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        sync::queue_sync(&self.pool, org, selection, priority, at).await
+        sync::queue_sync(&self.pool, org, selection, priority).await
     }
 
-    async fn retry_dead_sync(
-        &self,
-        org: OrgId,
-        mentor: Option<MentorId>,
-        at: DateTime<Utc>,
-    ) -> StoreResult<u64> {
-        sync::retry_dead_sync(&self.pool, org, mentor, at).await
+    async fn retry_dead_sync(&self, org: OrgId, mentor: Option<MentorId>) -> StoreResult<u64> {
+        sync::retry_dead_sync(&self.pool, org, mentor).await
     }
 
     async fn sync_targets(&self, org: OrgId) -> StoreResult<Vec<SyncTarget>> {
         sync::sync_targets(&self.pool, org).await
     }
 
-    async fn sync_status(&self, org: OrgId, since: DateTime<Utc>) -> StoreResult<SyncStatusRecord> {
-        sync::sync_status(&self.pool, org, since).await
+    async fn sync_status(
+        &self,
+        org: OrgId,
+        window: std::time::Duration,
+    ) -> StoreResult<SyncStatusRecord> {
+        sync::sync_status(&self.pool, org, window).await
     }
 
     async fn dead_letters(&self, org: OrgId, limit: u32) -> StoreResult<Vec<DeadLetter>> {
@@ -467,7 +464,7 @@ impl Store for PgStore {
         Ok(receiver)
     }
 
-    async fn prune_sync_outbox(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        sync::prune_sync_outbox(&self.pool, before).await
+    async fn prune_sync_outbox(&self, age: std::time::Duration) -> StoreResult<u64> {
+        sync::prune_sync_outbox(&self.pool, age).await
     }
 }

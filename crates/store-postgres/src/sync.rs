@@ -4,6 +4,8 @@
 //! A relay never holds a transaction across a push: the claim commits a lease, the push happens, and
 //! the results are recorded in a second short transaction.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use domain::{MentorId, OrgId};
 use sqlx::{PgPool, Row};
@@ -28,28 +30,26 @@ const CLAIM: &str = "\
 WITH due AS ( \
     SELECT o.id, o.mentor_id, o.priority \
     FROM sync_outbox o \
-    WHERE o.org_id = $1 AND o.state = 'pending' AND o.available_at <= $2 \
+    WHERE o.org_id = $1 AND o.state = 'pending' AND o.available_at <= now() \
     ORDER BY o.priority DESC, o.available_at, o.id \
-    LIMIT $3 * $6 \
+    LIMIT $2 * $5 \
     FOR UPDATE SKIP LOCKED \
 ), candidates AS ( \
-    SELECT mentor_id FROM due GROUP BY mentor_id ORDER BY max(priority) DESC, min(id) LIMIT $3 \
+    SELECT mentor_id FROM due GROUP BY mentor_id ORDER BY max(priority) DESC, min(id) LIMIT $2 \
 ), leased AS ( \
     INSERT INTO mentor_sync AS s (mentor_id, org_id, lease_owner, leased_until) \
-    SELECT mentor_id, $1, $4, $5 FROM candidates \
+    SELECT mentor_id, $1, $3, now() + $4 * interval '1 microsecond' FROM candidates \
     ON CONFLICT (mentor_id) DO UPDATE \
         SET lease_owner = EXCLUDED.lease_owner, leased_until = EXCLUDED.leased_until \
-        WHERE s.leased_until IS NULL OR s.leased_until <= $2 \
+        WHERE s.leased_until IS NULL OR s.leased_until <= now() \
     RETURNING s.mentor_id, s.attempts, s.failing_since \
 ), hidden AS ( \
-    UPDATE sync_outbox o SET available_at = $5 \
+    UPDATE sync_outbox o SET available_at = now() + $4 * interval '1 microsecond' \
     FROM due d JOIN candidates c ON c.mentor_id = d.mentor_id \
     WHERE o.id = d.id \
 ) \
 SELECT m.id, m.version, m.status, m.listed_publicly, m.dynamics_contact_id, m.dynamics_key, \
-       l.attempts, l.failing_since, \
-       (SELECT min(p.created_at) FROM sync_outbox p \
-        WHERE p.mentor_id = m.id AND p.state = 'pending') AS oldest_pending_at \
+       l.attempts, (extract(epoch FROM now() - l.failing_since) * 1000000)::bigint AS failing_for_us \
 FROM leased l JOIN mentors m ON m.id = l.mentor_id \
 ORDER BY m.id";
 
@@ -62,17 +62,15 @@ struct ClaimRow {
     dynamics_contact_id: Option<Uuid>,
     dynamics_key: Option<String>,
     attempts: i32,
-    failing_since: Option<DateTime<Utc>>,
-    oldest_pending_at: Option<DateTime<Utc>>,
+    failing_for_us: Option<i64>,
 }
 
 pub(crate) async fn claim_sync(pool: &PgPool, claim: SyncClaim) -> StoreResult<Vec<ClaimedMentor>> {
     let rows: Vec<ClaimRow> = sqlx::query_as(CLAIM)
         .bind(claim.org.0)
-        .bind(claim.now)
         .bind(i64::try_from(claim.limit).unwrap_or(i64::MAX / ROWS_PER_MENTOR))
         .bind(claim.owner)
-        .bind(claim.leased_until)
+        .bind(micros(claim.lease))
         .bind(ROWS_PER_MENTOR)
         .fetch_all(pool)
         .await
@@ -85,9 +83,10 @@ pub(crate) async fn claim_sync(pool: &PgPool, claim: SyncClaim) -> StoreResult<V
                 status: parse_status(&row.status, "mentors.status")?,
                 listed_publicly: row.listed_publicly,
                 link: DynamicsLink::from_columns(row.dynamics_contact_id, row.dynamics_key),
-                oldest_pending_at: row.oldest_pending_at.unwrap_or(claim.now),
                 attempts: u32::try_from(row.attempts).unwrap_or(0),
-                failing_since: row.failing_since,
+                failing_for: row
+                    .failing_for_us
+                    .map(|us| Duration::from_micros(us.max(0).unsigned_abs())),
             })
         })
         .collect()
@@ -100,17 +99,18 @@ struct ResultColumns {
     kind: Vec<&'static str>,
     version: Vec<Option<i64>>,
     error: Vec<Option<String>>,
-    available_at: Vec<Option<DateTime<Utc>>>,
+    /// Microseconds until the rows are due again (now when absent).
+    after_us: Vec<Option<i64>>,
     failure: Vec<Option<&'static str>>,
 }
 
 impl ResultColumns {
     fn push(&mut self, result: SyncResult) {
-        let (kind, version, error, available_at, failure) = match result.outcome {
+        let (kind, version, error, after, failure) = match result.outcome {
             SyncOutcome::Pushed { version } => ("pushed", Some(version), None, None, None),
             SyncOutcome::Unlinked { version } => ("unlinked", Some(version), None, None, None),
-            SyncOutcome::Retry { error, retry_at } => {
-                ("retry", None, Some(error), Some(retry_at), Some("retrying"))
+            SyncOutcome::Retry { error, after } => {
+                ("retry", None, Some(error), Some(after), Some("retrying"))
             }
             SyncOutcome::Dead {
                 version,
@@ -126,36 +126,34 @@ impl ResultColumns {
                     DeadReason::NotFound => "not_found",
                 }),
             ),
-            SyncOutcome::Released { available_at } => {
-                ("released", None, None, Some(available_at), None)
-            }
+            SyncOutcome::Released { after } => ("released", None, None, Some(after), None),
         };
         self.mentor.push(result.mentor.0);
         self.kind.push(kind);
         self.version.push(version);
         self.error.push(error);
-        self.available_at.push(available_at);
+        self.after_us.push(after.map(micros));
         self.failure.push(failure);
     }
 }
 
 const RESULTS_INPUT: &str = "\
 WITH r AS ( \
-    SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::timestamptz[], \
+    SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], \
                          $6::text[]) \
-        AS r(mentor_id, kind, version, error, available_at, failure) \
+        AS r(mentor_id, kind, version, error, after_us, failure) \
 ) ";
 
 /// Rows up to the pushed (or unlinked) version are confirmed; their lag is measured here.
 const CONFIRM_ROWS: &str = "\
-UPDATE sync_outbox o SET state = 'done', done_at = $8 \
+UPDATE sync_outbox o SET state = 'done', done_at = now() \
 FROM r \
 WHERE o.mentor_id = r.mentor_id AND o.org_id = $7 AND o.state = 'pending' \
   AND r.kind IN ('pushed', 'unlinked') AND o.mentor_version <= r.version \
-RETURNING (extract(epoch FROM ($8 - o.created_at)) * 1000)::bigint";
+RETURNING (extract(epoch FROM (now() - o.created_at)) * 1000)::bigint";
 
 const BURY_ROWS: &str = "\
-UPDATE sync_outbox o SET state = 'dead', last_error = r.error, done_at = $8 \
+UPDATE sync_outbox o SET state = 'dead', last_error = r.error, done_at = now() \
 FROM r \
 WHERE o.mentor_id = r.mentor_id AND o.org_id = $7 AND o.state = 'pending' \
   AND r.kind = 'dead' AND o.mentor_version <= r.version";
@@ -163,7 +161,7 @@ WHERE o.mentor_id = r.mentor_id AND o.org_id = $7 AND o.state = 'pending' \
 /// What is still pending comes back now, or when a retry or a throttled client is due.
 const RESCHEDULE_ROWS: &str = "\
 UPDATE sync_outbox o \
-SET available_at = COALESCE(r.available_at, $8), \
+SET available_at = now() + COALESCE(r.after_us, 0) * interval '1 microsecond', \
     attempts = o.attempts + (r.kind = 'retry')::int, \
     last_error = COALESCE(r.error, o.last_error) \
 FROM r \
@@ -175,7 +173,7 @@ UPDATE mentor_sync s SET \
     pushed_version = CASE WHEN r.kind = 'pushed' \
                           THEN GREATEST(COALESCE(s.pushed_version, 0), r.version) \
                           ELSE s.pushed_version END, \
-    pushed_at = CASE WHEN r.kind = 'pushed' THEN $8 ELSE s.pushed_at END, \
+    pushed_at = CASE WHEN r.kind = 'pushed' THEN now() ELSE s.pushed_at END, \
     failure = CASE WHEN r.kind IN ('pushed', 'unlinked') THEN NULL \
                    WHEN r.kind = 'released' THEN s.failure ELSE r.failure END, \
     last_error = CASE WHEN r.kind IN ('pushed', 'unlinked') THEN NULL \
@@ -184,28 +182,26 @@ UPDATE mentor_sync s SET \
                     WHEN r.kind = 'retry' THEN s.attempts + 1 ELSE s.attempts END, \
     failing_since = CASE WHEN r.kind IN ('pushed', 'unlinked') THEN NULL \
                          WHEN r.kind = 'released' THEN s.failing_since \
-                         ELSE COALESCE(s.failing_since, $8) END, \
-    lease_owner = CASE WHEN s.lease_owner = $9 THEN NULL ELSE s.lease_owner END, \
-    leased_until = CASE WHEN s.lease_owner = $9 THEN NULL ELSE s.leased_until END \
+                         ELSE COALESCE(s.failing_since, now()) END, \
+    lease_owner = CASE WHEN s.lease_owner = $8 THEN NULL ELSE s.lease_owner END, \
+    leased_until = CASE WHEN s.lease_owner = $8 THEN NULL ELSE s.leased_until END \
 FROM r \
 WHERE s.mentor_id = r.mentor_id AND s.org_id = $7";
 
-/// One statement over the results: the arrays ($1–$6), the organisation ($7) and the time ($8).
+/// One statement over the results: the arrays ($1–$6) and the organisation ($7).
 fn over_results<'q>(
     statement: &'q str,
     c: &'q ResultColumns,
     org: OrgId,
-    at: DateTime<Utc>,
 ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
     sqlx::query(statement)
         .bind(&c.mentor)
         .bind(&c.kind)
         .bind(&c.version)
         .bind(&c.error)
-        .bind(&c.available_at)
+        .bind(&c.after_us)
         .bind(&c.failure)
         .bind(org.0)
-        .bind(at)
 }
 
 pub(crate) async fn record_sync_results(
@@ -213,7 +209,6 @@ pub(crate) async fn record_sync_results(
     org: OrgId,
     owner: Uuid,
     results: Vec<SyncResult>,
-    at: DateTime<Utc>,
 ) -> StoreResult<SyncRecorded> {
     let mut c = ResultColumns::default();
     for result in results {
@@ -222,7 +217,7 @@ pub(crate) async fn record_sync_results(
     let statements = [CONFIRM_ROWS, BURY_ROWS, RESCHEDULE_ROWS, UPDATE_MENTOR_SYNC]
         .map(|statement| format!("{RESULTS_INPUT}{statement}"));
     let mut tx = pool.begin().await.map_err(db_err)?;
-    let confirmed_lag_ms = over_results(&statements[0], &c, org, at)
+    let confirmed_lag_ms = over_results(&statements[0], &c, org)
         .fetch_all(&mut *tx)
         .await
         .map_err(db_err)?
@@ -230,16 +225,16 @@ pub(crate) async fn record_sync_results(
         .map(|row| row.try_get::<i64, _>(0))
         .collect::<Result<Vec<i64>, _>>()
         .map_err(db_err)?;
-    let dead = over_results(&statements[1], &c, org, at)
+    let dead = over_results(&statements[1], &c, org)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?
         .rows_affected();
-    over_results(&statements[2], &c, org, at)
+    over_results(&statements[2], &c, org)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-    over_results(&statements[3], &c, org, at)
+    over_results(&statements[3], &c, org)
         .bind(owner)
         .execute(&mut *tx)
         .await
@@ -259,7 +254,6 @@ pub(crate) async fn queue_sync(
     org: OrgId,
     selection: SyncSelection,
     priority: SyncPriority,
-    at: DateTime<Utc>,
 ) -> StoreResult<u64> {
     // An empty id list means "no id filter" to the statement, so an empty selection stops here.
     if matches!(&selection, SyncSelection::Divergent(ids) if ids.is_empty()) {
@@ -285,15 +279,14 @@ pub(crate) async fn queue_sync(
     };
     let inserted = sqlx::query(&format!(
         "INSERT INTO sync_outbox (org_id, mentor_id, mentor_version, priority, available_at, created_at) \
-         SELECT m.org_id, m.id, m.version, $2, $3, $3 FROM mentors m \
-         WHERE m.org_id = $1 AND (cardinality($4::uuid[]) = 0 OR m.id = ANY($4)) AND {filter} \
+         SELECT m.org_id, m.id, m.version, $2, now(), now() FROM mentors m \
+         WHERE m.org_id = $1 AND (cardinality($3::uuid[]) = 0 OR m.id = ANY($3)) AND {filter} \
            AND NOT EXISTS (SELECT 1 FROM sync_outbox q WHERE q.mentor_id = m.id \
-                           AND q.state = 'pending' AND q.priority >= $2 AND q.available_at <= $3) \
+                           AND q.state = 'pending' AND q.priority >= $2 AND q.available_at <= now()) \
          ORDER BY m.id"
     ))
     .bind(org.0)
     .bind(priority.as_i16())
-    .bind(at)
     .bind(&mentors)
     .execute(pool)
     .await
@@ -306,17 +299,15 @@ pub(crate) async fn retry_dead_sync(
     pool: &PgPool,
     org: OrgId,
     mentor: Option<MentorId>,
-    at: DateTime<Utc>,
 ) -> StoreResult<u64> {
     let mentor = mentor.map(|m| m.0);
     let mut tx = pool.begin().await.map_err(db_err)?;
     let retried = sqlx::query(
-        "UPDATE sync_outbox SET state = 'pending', available_at = $3, attempts = 0, done_at = NULL \
+        "UPDATE sync_outbox SET state = 'pending', available_at = now(), attempts = 0, done_at = NULL \
          WHERE org_id = $1 AND state = 'dead' AND ($2::uuid IS NULL OR mentor_id = $2)",
     )
     .bind(org.0)
     .bind(mentor)
-    .bind(at)
     .execute(&mut *tx)
     .await
     .map_err(db_err)?
@@ -389,7 +380,7 @@ struct StatusRow {
 pub(crate) async fn sync_status(
     pool: &PgPool,
     org: OrgId,
-    since: DateTime<Utc>,
+    window: Duration,
 ) -> StoreResult<SyncStatusRecord> {
     let row: StatusRow = sqlx::query_as(
         "SELECT \
@@ -403,11 +394,12 @@ pub(crate) async fn sync_status(
          FROM (SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]::float8[]) WITHIN GROUP \
                       (ORDER BY extract(epoch FROM done_at - created_at) * 1000) AS lag, \
                       count(*) AS confirmed \
-               FROM sync_outbox WHERE org_id = $1 AND state = 'done' AND done_at >= $2) l \
+               FROM sync_outbox WHERE org_id = $1 AND state = 'done' \
+                 AND done_at >= now() - $2 * interval '1 microsecond') l \
          LEFT JOIN credential_checks c ON c.org_id = $1",
     )
     .bind(org.0)
-    .bind(since)
+    .bind(micros(window))
     .fetch_one(pool)
     .await
     .map_err(db_err)?;
@@ -493,13 +485,19 @@ pub(crate) async fn record_credential_check(
     Ok(())
 }
 
-pub(crate) async fn prune_sync_outbox(pool: &PgPool, before: DateTime<Utc>) -> StoreResult<u64> {
-    Ok(
-        sqlx::query("DELETE FROM sync_outbox WHERE state = 'done' AND done_at < $1")
-            .bind(before)
-            .execute(pool)
-            .await
-            .map_err(db_err)?
-            .rows_affected(),
+pub(crate) async fn prune_sync_outbox(pool: &PgPool, age: Duration) -> StoreResult<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM sync_outbox \
+         WHERE state = 'done' AND done_at < now() - $1 * interval '1 microsecond'",
     )
+    .bind(micros(age))
+    .execute(pool)
+    .await
+    .map_err(db_err)?
+    .rows_affected())
+}
+
+/// A duration in whole microseconds, the unit the statements multiply intervals by.
+fn micros(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }

@@ -305,7 +305,6 @@ pub trait Store: Clone + Send + Sync + 'static {
         org: OrgId,
         owner: Uuid,
         results: Vec<SyncResult>,
-        at: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<SyncRecorded>> + Send;
     /// Queue an outbox row for the selected mentors (mentors that already have a pending row at
     /// this priority or above are skipped); returns how many were queued.
@@ -314,23 +313,22 @@ pub trait Store: Clone + Send + Sync + 'static {
         org: OrgId,
         selection: SyncSelection,
         priority: SyncPriority,
-        at: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
     /// Put dead rows (of one mentor, or of the organisation) back in the queue; returns how many.
     fn retry_dead_sync(
         &self,
         org: OrgId,
         mentor: Option<MentorId>,
-        at: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
     /// Every linked mentor's desired state, for reconciliation.
     fn sync_targets(&self, org: OrgId)
     -> impl Future<Output = StoreResult<Vec<SyncTarget>>> + Send;
-    /// Queue depth, dead letters, lag percentiles of rows confirmed since `since`, last credential check.
+    /// Queue depth, dead letters, lag percentiles of rows confirmed in the last `window`, last
+    /// credential check.
     fn sync_status(
         &self,
         org: OrgId,
-        since: DateTime<Utc>,
+        window: std::time::Duration,
     ) -> impl Future<Output = StoreResult<SyncStatusRecord>> + Send;
     /// Mentors with dead rows, newest first.
     fn dead_letters(
@@ -346,10 +344,10 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Wake-ups for relays: the value changes whenever outbox rows may have been queued (by any
     /// process, where the backend can tell). Relays poll as well, so a missed wake-up only delays.
     fn sync_wakeups(&self) -> impl Future<Output = StoreResult<SyncWakeups>> + Send;
-    /// Forget confirmed outbox rows older than `before`; returns how many.
+    /// Forget outbox rows confirmed longer than `age` ago; returns how many.
     fn prune_sync_outbox(
         &self,
-        before: DateTime<Utc>,
+        age: std::time::Duration,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
 
     // --- idempotency keys of API requests ---

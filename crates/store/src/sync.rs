@@ -1,6 +1,8 @@
 //! The public listing sync: the outbox relay's claims and results, force sync, reconciliation input,
 //! credential checks and the numbers behind `GET /sync/status`.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use domain::{MentorId, MentorStatus, OrgId};
 use uuid::Uuid;
@@ -43,14 +45,14 @@ impl DynamicsLink {
 }
 
 /// A relay's request for work: up to `limit` mentors of `org` with due outbox rows, leased to `owner`
-/// until `leased_until`.
+/// for `lease`. Outbox times are the database's clock (rows are stamped by it), so callers pass
+/// durations, never instants.
 #[derive(Debug, Clone)]
 pub struct SyncClaim {
     pub org: OrgId,
     pub owner: Uuid,
     pub limit: usize,
-    pub now: DateTime<Utc>,
-    pub leased_until: DateTime<Utc>,
+    pub lease: Duration,
 }
 
 /// One leased mentor: its CURRENT state (what gets pushed, whatever the rows said) and what its
@@ -62,11 +64,9 @@ pub struct ClaimedMentor {
     pub status: MentorStatus,
     pub listed_publicly: bool,
     pub link: Option<DynamicsLink>,
-    /// The oldest pending row's creation: the start of this change's sync lag.
-    pub oldest_pending_at: DateTime<Utc>,
-    /// Failed attempts since the last success, and since when it fails.
+    /// Failed attempts since the last success, and for how long it has been failing.
     pub attempts: u32,
-    pub failing_since: Option<DateTime<Utc>>,
+    pub failing_for: Option<Duration>,
 }
 
 /// Why a mentor's sync stopped for good until someone retries it.
@@ -85,19 +85,16 @@ pub enum SyncOutcome {
     Pushed { version: i64 },
     /// Not linked to a remote record: nothing to push, rows up to `version` are done.
     Unlinked { version: i64 },
-    /// A failure that counts as an attempt; the rows come back at `retry_at`.
-    Retry {
-        error: String,
-        retry_at: DateTime<Utc>,
-    },
+    /// A failure that counts as an attempt; the rows come back `after` this long.
+    Retry { error: String, after: Duration },
     /// A permanent failure: rows up to `version` are dead.
     Dead {
         version: i64,
         reason: DeadReason,
         error: String,
     },
-    /// Put back without counting an attempt (throttling, paused on credentials, shutting down).
-    Released { available_at: DateTime<Utc> },
+    /// Put back without counting an attempt (throttling, paused on credentials), due `after` this long.
+    Released { after: Duration },
 }
 
 #[derive(Debug, Clone, PartialEq)]

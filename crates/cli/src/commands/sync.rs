@@ -73,7 +73,6 @@ pub async fn push<S: Store>(
     let mut failed_orgs = Vec::new();
     for integration in integrations {
         let org = org_of(&engine, &integration).await?;
-        let now = engine.clock().now();
         let (selection, priority) = match (args.all, args.mentor) {
             (_, Some(mentor)) => (SyncSelection::Mentor(mentor), SyncPriority::High),
             (true, None) => (SyncSelection::AllLinked, SyncPriority::High),
@@ -82,7 +81,7 @@ pub async fn push<S: Store>(
         let mut totals = PushTotals {
             queued: engine
                 .store()
-                .queue_sync(integration.org, selection, priority, now)
+                .queue_sync(integration.org, selection, priority)
                 .await
                 .map_err(|e| store_failed("cannot queue the mentors", e))?,
             ..PushTotals::default()

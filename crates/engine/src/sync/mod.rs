@@ -105,7 +105,6 @@ impl<S: Store> Engine<S> {
                 user.org_id,
                 SyncSelection::Mentor(mentor),
                 SyncPriority::High,
-                self.clock().now(),
             )
             .await?)
     }
@@ -115,12 +114,7 @@ impl<S: Store> Engine<S> {
         crate::admin::require_admin(user)?;
         Ok(self
             .store()
-            .queue_sync(
-                user.org_id,
-                SyncSelection::AllLinked,
-                SyncPriority::High,
-                self.clock().now(),
-            )
+            .queue_sync(user.org_id, SyncSelection::AllLinked, SyncPriority::High)
             .await?)
     }
 
@@ -134,10 +128,7 @@ impl<S: Store> Engine<S> {
             self.mentor(user, mentor).await?;
         }
         require_manager(user)?;
-        Ok(self
-            .store()
-            .retry_dead_sync(user.org_id, mentor, self.clock().now())
-            .await?)
+        Ok(self.store().retry_dead_sync(user.org_id, mentor).await?)
     }
 
     /// Whether `org` has an integration in this deployment.

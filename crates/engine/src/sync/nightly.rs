@@ -96,12 +96,7 @@ impl<S: Store> Engine<S> {
         }
         counts.queued = self
             .store()
-            .queue_sync(
-                integration.org,
-                SyncSelection::Behind,
-                SyncPriority::Normal,
-                self.clock().now(),
-            )
+            .queue_sync(integration.org, SyncSelection::Behind, SyncPriority::Normal)
             .await?;
         let reconciled = self.reconcile(integration, Some(run)).await?;
         counts.checked = reconciled.checked;
@@ -172,7 +167,6 @@ impl<S: Store> Engine<S> {
                 integration.org,
                 SyncSelection::Divergent(divergent),
                 SyncPriority::Normal,
-                self.clock().now(),
             )
             .await?;
         if !findings.is_empty() {

@@ -12,7 +12,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use dataverse::{DataverseError, Update};
 use store::{
     ClaimedMentor, DeadReason, Finding, Store, SyncClaim, SyncOutcome, SyncResult, SyncWakeups,
@@ -147,15 +146,13 @@ impl<S: Store> Relay<S> {
     pub async fn pass(&self) -> Result<PassReport, EngineError> {
         let engine = &self.engine;
         let org = self.integration.org;
-        let now = engine.clock().now();
         let claimed = engine
             .store()
             .claim_sync(SyncClaim {
                 org,
                 owner: self.owner,
                 limit: self.integration.client.batch_size(),
-                now,
-                leased_until: now + chrono_duration(self.config.lease),
+                lease: self.config.lease,
             })
             .await?;
         let mut report = PassReport {
@@ -166,7 +163,6 @@ impl<S: Store> Relay<S> {
             return Ok(report);
         }
         let outcomes = self.push(&claimed).await;
-        let done_at = engine.clock().now();
         let mut results = Vec::with_capacity(claimed.len());
         let mut findings = Vec::new();
         let mut last_dead_error = None;
@@ -179,9 +175,7 @@ impl<S: Store> Relay<S> {
                 Pushed::Unlinked => SyncOutcome::Unlinked {
                     version: mentor.version,
                 },
-                Pushed::Failed(error) => {
-                    self.failure_outcome(mentor, error, done_at, &mut refused_detail)
-                }
+                Pushed::Failed(error) => self.failure_outcome(mentor, error, &mut refused_detail),
             };
             match &outcome {
                 SyncOutcome::Pushed { .. } => report.pushed += 1,
@@ -213,9 +207,10 @@ impl<S: Store> Relay<S> {
         }
         let recorded = engine
             .store()
-            .record_sync_results(org, self.owner, results, done_at)
+            .record_sync_results(org, self.owner, results)
             .await?;
         report.lag_ms = recorded.confirmed_lag_ms;
+        report.credentials_refused = refused_detail.is_some();
         self.raise_alerts(&report, findings, last_dead_error, refused_detail)
             .await?;
         tracing::debug!(%org, ?report, "relay pass");
@@ -277,14 +272,16 @@ impl<S: Store> Relay<S> {
         &self,
         mentor: &ClaimedMentor,
         failure: Failure,
-        now: DateTime<Utc>,
         refused_detail: &mut Option<String>,
     ) -> SyncOutcome {
+        // The client holds every request until a Retry-After has passed, and a relay paused on
+        // credentials claims nothing: the rows can be due again at once.
+        let at_once = Duration::ZERO;
         match failure {
-            Failure::Throttled => SyncOutcome::Released { available_at: now },
+            Failure::Throttled => SyncOutcome::Released { after: at_once },
             Failure::CredentialsRefused(detail) => {
                 *refused_detail = Some(detail);
-                SyncOutcome::Released { available_at: now }
+                SyncOutcome::Released { after: at_once }
             }
             Failure::NotFound(detail) => SyncOutcome::Dead {
                 version: mentor.version,
@@ -298,8 +295,8 @@ impl<S: Store> Relay<S> {
             },
             Failure::Transient(detail) => {
                 let budget_spent = mentor
-                    .failing_since
-                    .is_some_and(|since| now - since >= chrono_duration(self.config.retry_budget));
+                    .failing_for
+                    .is_some_and(|failing| failing >= self.config.retry_budget);
                 if budget_spent {
                     SyncOutcome::Dead {
                         version: mentor.version,
@@ -310,14 +307,13 @@ impl<S: Store> Relay<S> {
                         ),
                     }
                 } else {
-                    let delay = retry_delay(
-                        mentor.attempts,
-                        self.config.backoff_initial,
-                        self.config.backoff_max,
-                    );
                     SyncOutcome::Retry {
                         error: detail,
-                        retry_at: now + chrono_duration(delay),
+                        after: retry_delay(
+                            mentor.attempts,
+                            self.config.backoff_initial,
+                            self.config.backoff_max,
+                        ),
                     }
                 }
             }
@@ -425,8 +421,4 @@ async fn sleep_or_cancel(duration: Duration, cancel: &CancellationToken) -> bool
         () = cancel.cancelled() => false,
         () = tokio::time::sleep(duration) => true,
     }
-}
-
-pub(crate) fn chrono_duration(duration: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }

@@ -103,10 +103,8 @@ impl<S: Store> Engine<S> {
         require_manager(user)?;
         let org = user.org_id;
         let now = self.clock().now();
-        let record = self
-            .store()
-            .sync_status(org, now - chrono::Duration::hours(LAG_WINDOW_HOURS))
-            .await?;
+        let window = std::time::Duration::from_secs(LAG_WINDOW_HOURS.unsigned_abs() * 3600);
+        let record = self.store().sync_status(org, window).await?;
         let runs = self.store().runs(org, RUNS_TO_SEARCH, None).await?;
         let drift = runs
             .items

@@ -1,0 +1,9 @@
+//! The listing sync against real PostgreSQL and the Dataverse simulator over real HTTP.
+
+extern crate mentor_status_engine as engine;
+
+mod credentials;
+mod faults;
+mod helpers;
+mod reconcile;
+mod relay;

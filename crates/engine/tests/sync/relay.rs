@@ -1,0 +1,192 @@
+use serde_json::json;
+
+use crate::helpers::{test_relay_config, world, world_with};
+
+#[tokio::test]
+async fn a_transition_reaches_dynamics_without_any_nightly_job() {
+    let w = world().await;
+    let links = w.linked_mentors(3).await;
+    let (cancel, task) = w.spawn_relay();
+    // Registration queued every mentor: all become visible.
+    for (_, contact) in &links {
+        w.eventually(10, "registered mentors listed", || {
+            w.visible(*contact) == json!(true)
+        })
+        .await;
+    }
+    let (mentor, contact) = links[1];
+    w.pause(mentor).await;
+    w.eventually(10, "the paused mentor hidden", || {
+        w.visible(contact) == json!(false)
+    })
+    .await;
+    assert_eq!(w.visible(links[0].1), json!(true));
+    assert_eq!(w.visible(links[2].1), json!(true));
+    // The remote record keeps its other fields; only the mapped ones changed.
+    assert_eq!(
+        w.sim.contact(contact).unwrap()["hlf_memberno"],
+        json!("M-1")
+    );
+    cancel.cancel();
+    task.await.unwrap();
+    assert_eq!(w.mentor_sync_state(mentor).await, "in_sync");
+    assert_eq!(
+        w.scalar("SELECT count(*) FROM sync_outbox WHERE state = 'pending'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn pause_then_resume_ends_visible_and_a_stale_row_never_regresses_it() {
+    let w = world().await;
+    let links = w.linked_mentors(1).await;
+    let (mentor, contact) = links[0];
+    w.drain().await;
+    // Two changes before the relay looks: both rows coalesce into one push of the current state.
+    w.pause(mentor).await;
+    w.resume(mentor).await;
+    let mut writes = w.sim.writes();
+    let report = w.drain().await;
+    assert_eq!(report.pushed, 1, "{report:?}");
+    assert_eq!(w.visible(contact), json!(true));
+    assert_eq!(
+        writes.try_recv().unwrap().fields[crate::helpers::VISIBLE],
+        json!(true)
+    );
+    assert!(writes.try_recv().is_err(), "one push for two changes");
+
+    // An old row put back by hand (as a retry would) pushes the CURRENT state, not its own.
+    w.pause(mentor).await;
+    w.drain().await;
+    sqlx::query(
+        "UPDATE sync_outbox SET state = 'pending', done_at = NULL \
+         WHERE id = (SELECT min(id) FROM sync_outbox)",
+    )
+    .execute(w.store.pool())
+    .await
+    .unwrap();
+    w.drain().await;
+    assert_eq!(w.visible(contact), json!(false), "the paused state stays");
+}
+
+#[tokio::test]
+async fn two_relays_on_separate_connections_push_each_change_once() {
+    let w = world().await;
+    let links = w.linked_mentors(40).await;
+    let other_store = store_postgres::PgStore::connect(w.db.url(), 4)
+        .await
+        .unwrap();
+    let other = engine::Engine::new(
+        other_store,
+        std::sync::Arc::new(domain::FixedClock::new(w.engine.clock().now())),
+    )
+    .with_listing_sync(engine::sync::ListingSync::new(
+        vec![(*w.integration).clone()],
+        w.config.clone(),
+    ));
+    let mut writes = w.sim.writes();
+    let relay_a = w.relay();
+    let relay_b = engine::sync::Relay::new(
+        other,
+        w.integration.clone(),
+        w.config.clone(),
+        uuid::Uuid::new_v4(),
+    );
+    let drain = |relay: engine::sync::Relay<store_postgres::PgStore>| async move {
+        let mut pushed = 0;
+        loop {
+            let pass = relay.pass().await.unwrap();
+            if pass.claimed == 0 {
+                return pushed;
+            }
+            pushed += pass.pushed;
+        }
+    };
+    let (a, b) = tokio::join!(drain(relay_a), drain(relay_b));
+    assert_eq!(
+        a + b,
+        40,
+        "every mentor pushed once between them ({a} + {b})"
+    );
+    let mut pushes = std::collections::HashMap::new();
+    while let Ok(event) = writes.try_recv() {
+        *pushes.entry(event.contact_id).or_insert(0) += 1;
+    }
+    assert_eq!(pushes.len(), 40);
+    assert!(pushes.values().all(|n| *n == 1), "{pushes:?}");
+    for (_, contact) in &links {
+        assert_eq!(w.visible(*contact), json!(true));
+    }
+}
+
+#[tokio::test]
+async fn a_status_changed_by_hand_in_sql_is_synced_too() {
+    let w = world().await;
+    let links = w.linked_mentors(1).await;
+    let (mentor, contact) = links[0];
+    w.drain().await;
+    let (cancel, task) = w.spawn_relay();
+    sqlx::query("UPDATE mentors SET status = 'inactive' WHERE id = $1")
+        .bind(mentor.0)
+        .execute(w.store.pool())
+        .await
+        .unwrap();
+    w.eventually(10, "the hand-made change pushed", || {
+        w.visible(contact) == json!(false)
+    })
+    .await;
+    cancel.cancel();
+    task.await.unwrap();
+    assert_eq!(w.scalar("SELECT max(version) FROM mentors").await, 2);
+}
+
+#[tokio::test]
+async fn unlinked_mentors_are_reported_never_guessed() {
+    let w = world().await;
+    let mentor = w
+        .engine
+        .register_mentor(
+            &w.coordinator,
+            serde_json::from_value(json!({
+                "full_name": "Uten Lenke", "email": "uten@hlf.no",
+                "certification": {"issued_on": "2026-01-01", "expires_on": "2027-01-01"}
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let report = w.drain().await;
+    assert_eq!((report.unlinked, report.pushed), (1, 0));
+    assert_eq!(w.sim.stats().patches_applied, 0);
+    assert_eq!(w.mentor_sync_state(mentor.mentor.id).await, "unlinked");
+}
+
+#[tokio::test]
+async fn force_sync_queues_at_high_priority_and_is_pushed_first() {
+    // One mentor per claim, to see the order.
+    let w = world_with(test_relay_config(), |client| client.batch_size = 1).await;
+    let links = w.linked_mentors(5).await;
+    w.drain().await;
+    // Drift behind our back, then a coordinator forces a sync of that mentor.
+    let (mentor, contact) = links[3];
+    w.sim
+        .set_field(contact, crate::helpers::VISIBLE, json!(false));
+    for (other, _) in &links[..3] {
+        w.pause(*other).await;
+    }
+    assert_eq!(
+        w.engine.force_sync(&w.coordinator, mentor).await.unwrap(),
+        1
+    );
+    let mut writes = w.sim.writes();
+    let first = w.relay().pass().await.unwrap();
+    assert_eq!(first.pushed, 1);
+    assert_eq!(
+        writes.try_recv().unwrap().contact_id,
+        contact,
+        "the forced mentor goes first"
+    );
+    w.drain().await;
+    assert_eq!(w.visible(contact), json!(true));
+}
