@@ -52,6 +52,29 @@ pub enum Command {
     /// The public listing sync to Dynamics 365
     #[command(subcommand)]
     Sync(SyncCommand),
+    /// Tools for development and demos
+    #[command(subcommand)]
+    Dev(DevCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Run the Dataverse simulator (token endpoint, WhoAmI, contacts, $batch) until Ctrl-C; the
+    /// client secret is DATAVERSE_SIM_CLIENT_SECRET, or "sim-secret"
+    DataverseSim(DevDataverseSim),
+}
+
+#[derive(Debug, Args)]
+pub struct DevDataverseSim {
+    /// Port on 127.0.0.1 (0 picks a free one)
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Pre-create this many hidden contacts with deterministic ids and member numbers
+    #[arg(long, default_value_t = 0)]
+    pub contacts: u32,
+    /// Service protection limit as REQUESTS/SECONDS, e.g. 6000/300
+    #[arg(long, value_name = "REQUESTS/SECONDS")]
+    pub rate_limit: Option<dataverse_sim::RateLimit>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,7 @@
 //! Running a parsed command line: configuration, the store the database URL selects, the command,
 //! and its output and exit code.
 
+mod dev;
 mod expiry;
 mod import;
 mod migrate;
@@ -18,7 +19,7 @@ use store::{Store, StoreError};
 use store_postgres::PgStore;
 
 use crate::args::{
-    Cli, Command, ExpiryCommand, ImportCommand, OrgsCommand, SyncCommand, UsersCommand,
+    Cli, Command, DevCommand, ExpiryCommand, ImportCommand, OrgsCommand, SyncCommand, UsersCommand,
 };
 use crate::config::{Backend, Config, DEFAULT_COMMAND_LOG_LEVEL, DEFAULT_SERVE_LOG_LEVEL};
 use crate::error::CliError;
@@ -92,6 +93,11 @@ fn fail(json: bool, error: &CliError, config: Option<&Config>) -> u8 {
 }
 
 async fn dispatch(command: Command, config: &Config) -> Result<Outcome, CliError> {
+    // Development tools need no database.
+    let command = match command {
+        Command::Dev(DevCommand::DataverseSim(args)) => return dev::dataverse_sim(args).await,
+        other => other,
+    };
     // Settled before connecting, so a missing secret is reported without touching the database.
     if matches!(
         command,
@@ -147,6 +153,7 @@ async fn run_command<S: Store>(
         Command::Expiry(ExpiryCommand::Run(args)) => {
             expiry::run(engine(config, store)?, args, config.expiry.parallel_orgs).await
         }
+        Command::Dev(_) => unreachable!("handled before connecting"),
         Command::Sync(command) => {
             let (only, secret) = match &command {
                 SyncCommand::Push(args) => (

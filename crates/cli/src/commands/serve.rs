@@ -82,7 +82,7 @@ pub async fn run<S: Store>(config: &Config, engine: Engine<S>) -> Result<Outcome
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM (what service managers and container
 /// runtimes send), after which the server finishes in-flight requests and stops.
 /// The handlers are installed now, so a signal that arrives while starting up is not lost.
-fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, CliError> {
+pub(super) fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static, CliError> {
     #[cfg(unix)]
     let mut terminate =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -208,6 +208,36 @@ async fn every_endpoint_answers_each_role_and_token_as_designed() {
         ),
         (
             Method::POST,
+            format!("/api/v1/mentors/{target}/sync"),
+            None,
+            [Forbidden, Allowed, Allowed, NotFound],
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/mentors/{own}/sync"),
+            None,
+            [Forbidden, Allowed, Allowed, NotFound],
+        ),
+        (
+            Method::POST,
+            "/api/v1/sync/push".into(),
+            None,
+            [Forbidden, Forbidden, Allowed, Forbidden],
+        ),
+        (
+            Method::POST,
+            "/api/v1/sync/retry".into(),
+            Some(json!({})),
+            [Forbidden, Allowed, Allowed, Allowed],
+        ),
+        (
+            Method::GET,
+            "/api/v1/sync/status".into(),
+            None,
+            [Forbidden, Allowed, Allowed, Allowed],
+        ),
+        (
+            Method::POST,
             format!("/api/v1/alerts/{unknown}/ack"),
             None,
             [Forbidden, NotFound, NotFound, NotFound],

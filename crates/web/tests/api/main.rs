@@ -10,5 +10,6 @@ mod me_and_notifications;
 mod mentors;
 mod operations;
 mod races;
+mod sync;
 mod transitions;
 mod validation;
