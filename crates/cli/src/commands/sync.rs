@@ -93,8 +93,15 @@ pub async fn push<S: Store>(
             .await
             .map_err(|e| CliError::failed(format!("{}: {e}", org.slug)))?
         {
-            failed_orgs.push(format!("{}: credentials refused: {error}", org.slug));
-            totals.credentials_refused = true;
+            totals.credentials_refused = matches!(
+                error,
+                dataverse::DataverseError::Unauthorized { .. }
+                    | dataverse::DataverseError::Forbidden { .. }
+            );
+            failed_orgs.push(format!(
+                "{}: the credential check failed: {error}",
+                org.slug
+            ));
             reports.push((org.slug.to_string(), totals));
             continue;
         }
