@@ -22,6 +22,10 @@ pub struct SyncSection {
     /// Run the outbox relays in this instance (several instances may; each change is pushed once).
     #[serde(default = "default_true")]
     pub relay_enabled: bool,
+    /// Relays per organisation in this instance: one's database work overlaps another's request
+    /// (the client still sends one request at a time).
+    #[serde(default = "default_relays_per_org")]
+    pub relays_per_org: usize,
     #[serde(default = "default_lease_seconds")]
     pub lease_seconds: u64,
     #[serde(default = "default_poll_seconds")]
@@ -42,6 +46,7 @@ impl Default for SyncSection {
     fn default() -> Self {
         SyncSection {
             relay_enabled: true,
+            relays_per_org: default_relays_per_org(),
             lease_seconds: default_lease_seconds(),
             poll_seconds: default_poll_seconds(),
             backoff_initial_seconds: default_backoff_initial_seconds(),
@@ -54,6 +59,9 @@ impl Default for SyncSection {
 
 impl SyncSection {
     pub fn relay_config(&self) -> Result<RelayConfig, CliError> {
+        if !(1..=8).contains(&self.relays_per_org) {
+            return Err(CliError::usage("sync.relays_per_org must be from 1 to 8"));
+        }
         for (name, value) in [
             ("lease_seconds", self.lease_seconds),
             ("poll_seconds", self.poll_seconds),
@@ -276,6 +284,9 @@ pub async fn integrations<S: Store>(
 
 fn default_true() -> bool {
     true
+}
+fn default_relays_per_org() -> usize {
+    2
 }
 fn default_lease_seconds() -> u64 {
     120

@@ -32,6 +32,9 @@ CREATE INDEX sync_outbox_pending_idx ON sync_outbox (org_id, priority DESC, avai
 -- Lag percentiles read recently confirmed rows.
 CREATE INDEX sync_outbox_done_idx ON sync_outbox (org_id, done_at) WHERE state = 'done';
 CREATE INDEX sync_outbox_dead_idx ON sync_outbox (org_id, id) WHERE state = 'dead';
+-- Coalescing and "has this mentor pending rows" look only at pending rows.
+DROP INDEX sync_outbox_mentor_idx;
+CREATE INDEX sync_outbox_mentor_pending_idx ON sync_outbox (mentor_id, id) WHERE state = 'pending';
 
 -- A status or visibility changed by hand in SQL (the application always bumps `version` and queues
 -- the row itself) gets a new version and an outbox row, so the public listing follows it too.

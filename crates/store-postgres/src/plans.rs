@@ -23,3 +23,20 @@ pub(crate) async fn begin_custom_planned(
         .await
         .map_err(db_err)
 }
+
+/// A transaction whose statements find a batch's rows key by key: nested loops over index scans only
+/// (seq scans, bitmap scans, hash and merge joins off). The outbox changes faster than its
+/// statistics: one not analysed yet looks tiny to the planner, which then sorts the whole queue for
+/// every claim, ANDs a bitmap of every pending row into each per-mentor lookup, or hash-joins a batch
+/// of 100 against the whole queue (up to seconds per statement at 100,000 rows, growing with it).
+pub(crate) async fn begin_index_lookups(
+    pool: &PgPool,
+) -> StoreResult<Transaction<'static, Postgres>> {
+    pool.begin_with(
+        "BEGIN; SET LOCAL plan_cache_mode = force_custom_plan; \
+         SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off; \
+         SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off",
+    )
+    .await
+    .map_err(db_err)
+}

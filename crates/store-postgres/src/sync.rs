@@ -17,15 +17,18 @@ use store::{
 use uuid::Uuid;
 
 use crate::error::db_err;
+use crate::plans::begin_index_lookups;
 use crate::rows::parse_status;
 
 /// How many due rows a claim looks at per mentor it wants: rows of one mentor coalesce, so a claim
 /// for N mentors may need more than N rows.
 const ROWS_PER_MENTOR: i64 = 4;
 
-/// Lease mentors with due rows. Only the rows this claim locked are hidden (their `available_at`
-/// moves to the lease's end), so two claims never wait on each other's rows; rows of a mentor that
-/// another relay holds are hidden too, and come back when that relay records its results.
+/// Lease mentors with due rows and hide the rows this claim locked (their `available_at` moves to
+/// the lease's end; they come back then if this relay dies). Mentors another relay holds are skipped
+/// and their rows left alone: that relay pushes their current state anyway, and a row queued during
+/// its push is due at once. Two claims never wait on each other's rows (SKIP LOCKED, and only rows
+/// locked here are updated).
 const CLAIM: &str = "\
 WITH due AS ( \
     SELECT o.id, o.mentor_id, o.priority \
@@ -45,7 +48,7 @@ WITH due AS ( \
     RETURNING s.mentor_id, s.attempts, s.failing_since \
 ), hidden AS ( \
     UPDATE sync_outbox o SET available_at = now() + $4 * interval '1 microsecond' \
-    FROM due d JOIN candidates c ON c.mentor_id = d.mentor_id \
+    FROM due d JOIN leased l ON l.mentor_id = d.mentor_id \
     WHERE o.id = d.id \
 ) \
 SELECT m.id, m.version, m.status, m.listed_publicly, m.dynamics_contact_id, m.dynamics_key, \
@@ -66,15 +69,17 @@ struct ClaimRow {
 }
 
 pub(crate) async fn claim_sync(pool: &PgPool, claim: SyncClaim) -> StoreResult<Vec<ClaimedMentor>> {
+    let mut tx = begin_index_lookups(pool).await?;
     let rows: Vec<ClaimRow> = sqlx::query_as(CLAIM)
         .bind(claim.org.0)
         .bind(i64::try_from(claim.limit).unwrap_or(i64::MAX / ROWS_PER_MENTOR))
         .bind(claim.owner)
         .bind(micros(claim.lease))
         .bind(ROWS_PER_MENTOR)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await
         .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
     rows.into_iter()
         .map(|row| {
             Ok(ClaimedMentor {
@@ -144,28 +149,47 @@ WITH r AS ( \
         AS r(mentor_id, kind, version, error, after_us, failure) \
 ) ";
 
+/// The pending rows of the results' mentors, found per mentor through the partial index on
+/// (mentor_id) of pending rows. Written as a LATERAL join so the plan is that whatever the outbox's
+/// statistics say: a join the planner may reorder scanned every pending row of the organisation per
+/// mentor when the table had not been analysed yet (seconds per batch).
+/// Only the mentors whose outcome is one of `kinds` are looked up.
+fn pending_of_results(kinds: &str) -> String {
+    format!(
+        ", pending AS ( \
+            SELECT p.id, p.mentor_version, r.kind, r.version, r.error, r.after_us \
+            FROM r CROSS JOIN LATERAL ( \
+                SELECT q.id, q.mentor_version FROM sync_outbox q \
+                WHERE q.mentor_id = r.mentor_id AND q.state = 'pending' \
+            ) p \
+            WHERE r.kind IN ({kinds}) \
+        ) "
+    )
+}
+
 /// Rows up to the pushed (or unlinked) version are confirmed; their lag is measured here.
 const CONFIRM_ROWS: &str = "\
 UPDATE sync_outbox o SET state = 'done', done_at = now() \
-FROM r \
-WHERE o.mentor_id = r.mentor_id AND o.org_id = $7 AND o.state = 'pending' \
-  AND r.kind IN ('pushed', 'unlinked') AND o.mentor_version <= r.version \
+FROM pending x \
+WHERE o.id = x.id AND o.org_id = $7 \
+  AND x.kind IN ('pushed', 'unlinked') AND x.mentor_version <= x.version \
 RETURNING (extract(epoch FROM (now() - o.created_at)) * 1000)::bigint";
 
 const BURY_ROWS: &str = "\
-UPDATE sync_outbox o SET state = 'dead', last_error = r.error, done_at = now() \
-FROM r \
-WHERE o.mentor_id = r.mentor_id AND o.org_id = $7 AND o.state = 'pending' \
-  AND r.kind = 'dead' AND o.mentor_version <= r.version";
+UPDATE sync_outbox o SET state = 'dead', last_error = x.error, done_at = now() \
+FROM pending x \
+WHERE o.id = x.id AND o.org_id = $7 AND x.kind = 'dead' AND x.mentor_version <= x.version";
 
-/// What is still pending comes back now, or when a retry or a throttled client is due.
+/// Rows of a retried or released mentor come back when the retry or the throttled client is due.
+/// (A pushed, unlinked or dead mentor has none left of those the claim hid: the claim read a
+/// version at least as new as every row it hid; rows queued since were never hidden.)
 const RESCHEDULE_ROWS: &str = "\
 UPDATE sync_outbox o \
-SET available_at = now() + COALESCE(r.after_us, 0) * interval '1 microsecond', \
-    attempts = o.attempts + (r.kind = 'retry')::int, \
-    last_error = COALESCE(r.error, o.last_error) \
-FROM r \
-WHERE o.mentor_id = r.mentor_id AND o.org_id = $7 AND o.state = 'pending'";
+SET available_at = now() + COALESCE(x.after_us, 0) * interval '1 microsecond', \
+    attempts = o.attempts + (x.kind = 'retry')::int, \
+    last_error = COALESCE(x.error, o.last_error) \
+FROM pending x \
+WHERE o.id = x.id AND o.org_id = $7 AND o.state = 'pending'";
 
 /// The mentor's sync state, and the end of this relay's lease (a lease taken over meanwhile stays).
 const UPDATE_MENTOR_SYNC: &str = "\
@@ -214,26 +238,45 @@ pub(crate) async fn record_sync_results(
     for result in results {
         c.push(result);
     }
-    let statements = [CONFIRM_ROWS, BURY_ROWS, RESCHEDULE_ROWS, UPDATE_MENTOR_SYNC]
-        .map(|statement| format!("{RESULTS_INPUT}{statement}"));
-    let mut tx = pool.begin().await.map_err(db_err)?;
-    let confirmed_lag_ms = over_results(&statements[0], &c, org)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .iter()
-        .map(|row| row.try_get::<i64, _>(0))
-        .collect::<Result<Vec<i64>, _>>()
-        .map_err(db_err)?;
-    let dead = over_results(&statements[1], &c, org)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .rows_affected();
-    over_results(&statements[2], &c, org)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+    let statements = [
+        format!(
+            "{RESULTS_INPUT}{}{CONFIRM_ROWS}",
+            pending_of_results("'pushed', 'unlinked'")
+        ),
+        format!("{RESULTS_INPUT}{}{BURY_ROWS}", pending_of_results("'dead'")),
+        format!(
+            "{RESULTS_INPUT}{}{RESCHEDULE_ROWS}",
+            pending_of_results("'retry', 'released'")
+        ),
+        format!("{RESULTS_INPUT}{UPDATE_MENTOR_SYNC}"),
+    ];
+    let has = |kinds: &[&str]| c.kind.iter().any(|k| kinds.contains(k));
+    let mut tx = begin_index_lookups(pool).await?;
+    let mut confirmed_lag_ms = Vec::new();
+    if has(&["pushed", "unlinked"]) {
+        confirmed_lag_ms = over_results(&statements[0], &c, org)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|row| row.try_get::<i64, _>(0))
+            .collect::<Result<Vec<i64>, _>>()
+            .map_err(db_err)?;
+    }
+    let mut dead = 0;
+    if has(&["dead"]) {
+        dead = over_results(&statements[1], &c, org)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+    }
+    if has(&["retry", "released"]) {
+        over_results(&statements[2], &c, org)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+    }
     over_results(&statements[3], &c, org)
         .bind(owner)
         .execute(&mut *tx)

@@ -42,13 +42,16 @@ pub async fn run<S: Store>(config: &Config, engine: Engine<S>) -> Result<Outcome
                 background.clone(),
             )));
             if config.sync.relay_enabled {
-                let relay = Relay::new(
-                    engine.clone(),
-                    integration.clone(),
-                    listing.config.clone(),
-                    listing.instance,
-                );
-                background_tasks.push(tokio::spawn(relay.run(background.clone())));
+                for _ in 0..config.sync.relays_per_org {
+                    // Each relay leases under its own name, so they share the queue, not mentors.
+                    let relay = Relay::new(
+                        engine.clone(),
+                        integration.clone(),
+                        listing.config.clone(),
+                        uuid::Uuid::new_v4(),
+                    );
+                    background_tasks.push(tokio::spawn(relay.run(background.clone())));
+                }
             }
         }
     }

@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use domain::{MentorId, OrgId};
 use store::{Store, SyncPriority, SyncSelection, User};
-use uuid::Uuid;
 
 pub use mapping::{Mapping, StatusColumn, StatusValues};
 pub use nightly::{LISTING_SYNC_JOB, NightlySyncReport};
@@ -69,8 +68,6 @@ pub struct Integration {
 pub struct ListingSync {
     integrations: HashMap<OrgId, Arc<Integration>>,
     pub config: RelayConfig,
-    /// Names this process's relays in their leases.
-    pub instance: Uuid,
 }
 
 impl ListingSync {
@@ -81,7 +78,6 @@ impl ListingSync {
                 .map(|i| (i.org, Arc::new(i)))
                 .collect(),
             config,
-            instance: Uuid::new_v4(),
         }
     }
 

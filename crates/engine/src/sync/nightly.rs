@@ -20,6 +20,10 @@ use crate::{Engine, EngineError};
 
 pub const LISTING_SYNC_JOB: &str = "listing_sync";
 
+/// How long confirmed outbox rows are kept (lag percentiles read the last day; the rest is history
+/// for investigations).
+const CONFIRMED_ROWS_KEPT: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
 /// Records per page when reading the remote table (Dataverse's maximum is 5,000).
 const RECONCILE_PAGE_SIZE: u32 = 5000;
 
@@ -99,6 +103,8 @@ impl<S: Store> Engine<S> {
             .queue_sync(integration.org, SyncSelection::Behind, SyncPriority::Normal)
             .await?;
         let reconciled = self.reconcile(integration, Some(run)).await?;
+        let pruned = self.store().prune_sync_outbox(CONFIRMED_ROWS_KEPT).await?;
+        tracing::info!(org = %integration.org, pruned, "confirmed outbox rows pruned");
         counts.checked = reconciled.checked;
         counts.drift = reconciled.drift;
         counts.missing_records = reconciled.missing_records;

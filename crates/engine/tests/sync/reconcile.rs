@@ -60,3 +60,35 @@ async fn the_nightly_sync_queues_mentors_whose_pushed_version_is_behind() {
     assert_eq!(w.visible(links[1].1), json!(false));
     assert_eq!(w.mentor_sync_state(links[1].0).await, "in_sync");
 }
+
+#[tokio::test]
+async fn the_scheduler_runs_the_listing_sync_once_a_day_after_the_expiry_run() {
+    let w = world().await;
+    w.linked_mentors(2).await;
+    let scheduler =
+        engine::scheduler::Scheduler::new(w.engine.clone(), std::time::Duration::from_secs(1));
+    scheduler.tick().await.unwrap();
+    scheduler.tick().await.unwrap();
+    let runs: Vec<(String, String)> =
+        sqlx::query_as("SELECT job, outcome FROM job_runs ORDER BY started_at, job")
+            .fetch_all(w.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        runs,
+        vec![
+            ("expiry".to_owned(), "succeeded".to_owned()),
+            ("listing_sync".to_owned(), "succeeded".to_owned())
+        ]
+    );
+    assert!(
+        w.engine
+            .sync_status(&w.coordinator)
+            .await
+            .unwrap()
+            .last_credential_check
+            .unwrap()
+            .ok,
+        "the scheduled run checked the credentials"
+    );
+}
