@@ -43,6 +43,26 @@ impl PushTotals {
     }
 }
 
+/// `hlf [##########----------] 500/1000 pushed, 0 failed, 0 not linked`: a progress bar by hand
+/// (one line redrawn with `\r`), so the break-glass tool needs no terminal crate.
+fn progress_line(org: &str, totals: &PushTotals) -> String {
+    const WIDTH: usize = 20;
+    let done = totals.pushed + totals.unlinked + totals.failed();
+    let queued = usize::try_from(totals.queued)
+        .unwrap_or(usize::MAX)
+        .max(done)
+        .max(1);
+    let filled = WIDTH * done / queued;
+    format!(
+        "{org} [{}{}] {done}/{queued} pushed {}, failed {}, not linked {}",
+        "#".repeat(filled),
+        "-".repeat(WIDTH - filled),
+        totals.pushed,
+        totals.failed(),
+        totals.unlinked
+    )
+}
+
 /// Read the new client secret: one line on standard input, never echoed or logged.
 pub fn read_secret_from_stdin() -> Result<SecretString, CliError> {
     let mut line = String::new();
@@ -118,13 +138,7 @@ pub async fn push<S: Store>(
                 .map_err(|e| CliError::failed(format!("{}: {e}", org.slug)))?;
             totals.add(&pass);
             if progress {
-                eprint!(
-                    "\r{}: {} pushed, {} failed, {} not linked",
-                    org.slug,
-                    totals.pushed,
-                    totals.failed(),
-                    totals.unlinked
-                );
+                eprint!("\r{}", progress_line(org.slug.as_str(), &totals));
                 let _ = std::io::stderr().flush();
             }
             if pass.claimed == 0 || pass.credentials_refused {
@@ -282,4 +296,27 @@ async fn org_of<S: Store>(engine: &Engine<S>, integration: &Integration) -> Resu
         .org(integration.org)
         .await
         .map_err(|e| store_failed("cannot read the organisation", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_bar_fills_with_what_is_done() {
+        let mut totals = PushTotals {
+            queued: 10,
+            ..PushTotals::default()
+        };
+        assert_eq!(
+            progress_line("hlf", &totals),
+            "hlf [--------------------] 0/10 pushed 0, failed 0, not linked 0"
+        );
+        totals.pushed = 4;
+        totals.retried = 1;
+        assert_eq!(
+            progress_line("hlf", &totals),
+            "hlf [##########----------] 5/10 pushed 4, failed 1, not linked 0"
+        );
+    }
 }
