@@ -1,6 +1,8 @@
 //! The Store: every use case the engine and the web layer need from persistence, stated as meanings
 //! ("apply this change if nobody else moved the mentor"), never as SQL. One crate per backend implements it.
 
+#[cfg(feature = "contract")]
+pub mod contract;
 mod error;
 mod jobs;
 mod records;
