@@ -47,16 +47,18 @@ async fn a_429_storm_sends_nothing_during_retry_after_costs_no_attempt_and_conve
 
 #[tokio::test]
 async fn with_30_percent_server_errors_and_timeouts_every_mentor_converges_and_none_is_dead() {
+    // Batches of two: enough requests (and retries) that both faults surely happen (the chance that
+    // no request of ~40 times out at a 15 % share is below 0.2 %).
     let w = world_with(test_relay_config(), |client| {
-        client.batch_size = 5;
+        client.batch_size = 2;
         client.request_timeout = Duration::from_millis(300);
     })
     .await;
-    let links = w.linked_mentors(30).await;
+    let links = w.linked_mentors(60).await;
     let faults = w.sim.faults();
     faults.set_server_error_share(0.3);
     faults.set_batch_error_share(0.1);
-    faults.set_timeout_share(0.1);
+    faults.set_timeout_share(0.15);
     faults.set_timeout_hang(Duration::from_secs(1));
     let (cancel, task) = w.spawn_relay();
     for (_, contact) in &links {
