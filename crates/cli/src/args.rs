@@ -34,7 +34,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the JSON API until SIGINT or SIGTERM (the database schema must be current)
-    Serve,
+    Serve(ServeArgs),
     /// Apply pending database migrations (safe to run again)
     Migrate,
     /// Manage organisations
@@ -75,6 +75,15 @@ pub struct DevDataverseSim {
     /// Service protection limit as REQUESTS/SECONDS, e.g. 6000/300
     #[arg(long, value_name = "REQUESTS/SECONDS")]
     pub rate_limit: Option<dataverse_sim::RateLimit>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Demo mode: apply migrations, create (once) a demo organisation with a coordinator and 50
+    /// mentors, start an in-process Dataverse simulator as its integration, and print a token and
+    /// what to try. Needs no signing secret (one is generated for the run when none is set).
+    #[arg(long)]
+    pub demo: bool,
 }
 
 #[derive(Debug, Subcommand)]

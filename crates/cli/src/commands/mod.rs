@@ -1,6 +1,7 @@
 //! Running a parsed command line: configuration, the store the database URL selects, the command,
 //! and its output and exit code.
 
+mod demo;
 mod dev;
 mod expiry;
 mod import;
@@ -19,7 +20,8 @@ use store::{Store, StoreError};
 use store_postgres::PgStore;
 
 use crate::args::{
-    Cli, Command, DevCommand, ExpiryCommand, ImportCommand, OrgsCommand, SyncCommand, UsersCommand,
+    Cli, Command, DevCommand, ExpiryCommand, ImportCommand, OrgsCommand, ServeArgs, SyncCommand,
+    UsersCommand,
 };
 use crate::config::{Backend, Config, DEFAULT_COMMAND_LOG_LEVEL, DEFAULT_SERVE_LOG_LEVEL};
 use crate::error::CliError;
@@ -60,7 +62,7 @@ pub fn run(cli: Cli) -> u8 {
         }
     };
     let default_level = match cli.command {
-        Command::Serve => DEFAULT_SERVE_LOG_LEVEL,
+        Command::Serve(_) => DEFAULT_SERVE_LOG_LEVEL,
         _ => DEFAULT_COMMAND_LOG_LEVEL,
     };
     let result = logging::init(&config.log, default_level)
@@ -99,9 +101,10 @@ async fn dispatch(command: Command, config: &Config) -> Result<Outcome, CliError
         other => other,
     };
     // Settled before connecting, so a missing secret is reported without touching the database.
+    // (The demo generates one for its run when none is set.)
     if matches!(
         command,
-        Command::Serve | Command::Users(UsersCommand::Token(_))
+        Command::Serve(ServeArgs { demo: false }) | Command::Users(UsersCommand::Token(_))
     ) {
         config.require_jwt_secret()?;
     }
@@ -135,13 +138,25 @@ async fn run_command<S: Store>(
     config: &Config,
     store: S,
 ) -> Result<Outcome, CliError> {
-    if !matches!(command, Command::Migrate) {
-        require_current_schema(&store).await?;
+    match command {
+        // Demo mode migrates by itself: it is for a database made for it.
+        Command::Serve(ServeArgs { demo: true }) => {
+            migrate::run(&store).await?;
+        }
+        Command::Migrate => {}
+        _ => require_current_schema(&store).await?,
     }
     match command {
-        Command::Serve => {
-            let engine = with_listing_sync(config, engine(config, store)?, None, None).await?;
-            serve::run(config, engine).await
+        Command::Serve(args) => {
+            let demo = match args.demo {
+                true => Some(demo::prepare(&store, config.auth.jwt_secret.as_ref()).await?),
+                false => None,
+            };
+            let mut integrations =
+                sync_config::integrations(&store, &config.orgs, None, None).await?;
+            integrations.extend(demo.as_ref().map(|d| d.integration.clone()));
+            let engine = with_integrations(config, engine(config, store)?, integrations)?;
+            serve::run(config, engine, demo).await
         }
         Command::Migrate => migrate::run(&store).await,
         Command::Orgs(OrgsCommand::Add(args)) => orgs::add(&store, args).await,
@@ -166,7 +181,14 @@ async fn run_command<S: Store>(
                     (args.org.clone(), None)
                 }
             };
-            let engine = with_listing_sync(config, engine(config, store)?, only, secret).await?;
+            let integrations = sync_config::integrations(
+                &store,
+                &config.orgs,
+                only.as_ref().map(|slug| slug.as_str()),
+                secret,
+            )
+            .await?;
+            let engine = with_integrations(config, engine(config, store)?, integrations)?;
             let integrations: Vec<_> = engine
                 .listing()
                 .map(|l| l.integrations().cloned().collect())
@@ -188,21 +210,12 @@ async fn run_command<S: Store>(
     }
 }
 
-/// The engine with the configured Dynamics integrations (of `only`, when given); `secret` replaces
-/// that organisation's configured client secret (break-glass).
-async fn with_listing_sync<S: Store>(
+/// The engine with these Dynamics integrations, if any.
+fn with_integrations<S: Store>(
     config: &Config,
     engine: Engine<S>,
-    only: Option<domain::OrgSlug>,
-    secret: Option<secrecy::SecretString>,
+    integrations: Vec<engine::sync::Integration>,
 ) -> Result<Engine<S>, CliError> {
-    let integrations = sync_config::integrations(
-        engine.store(),
-        &config.orgs,
-        only.as_ref().map(|slug| slug.as_str()),
-        secret,
-    )
-    .await?;
     if integrations.is_empty() {
         return Ok(engine);
     }

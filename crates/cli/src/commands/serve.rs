@@ -1,6 +1,7 @@
 //! `mentor-status serve`: the JSON API, the scheduler, and the listing sync's relays and credential
 //! checks, until SIGINT or SIGTERM.
 
+use std::io::Write;
 use std::time::Duration;
 
 use engine::Engine;
@@ -12,14 +13,25 @@ use tokio_util::sync::CancellationToken;
 use web::auth::TokenKeys;
 
 use super::Outcome;
+use super::demo::Demo;
 use crate::config::Config;
 use crate::error::CliError;
 
 /// The most API changes written in one statement.
 const WRITE_BATCH_MAX: usize = 64;
 
-pub async fn run<S: Store>(config: &Config, engine: Engine<S>) -> Result<Outcome, CliError> {
-    let tokens = TokenKeys::from_secret(config.require_jwt_secret()?).map_err(CliError::usage)?;
+pub async fn run<S: Store>(
+    config: &Config,
+    engine: Engine<S>,
+    demo: Option<Demo>,
+) -> Result<Outcome, CliError> {
+    let (tokens, demo) = match demo {
+        Some(demo) => (demo.keys, Some(demo.listing)),
+        None => (
+            TokenKeys::from_secret(config.require_jwt_secret()?).map_err(CliError::usage)?,
+            None,
+        ),
+    };
     let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(&config.http.bind)
         .await
@@ -65,6 +77,10 @@ pub async fn run<S: Store>(config: &Config, engine: Engine<S>) -> Result<Outcome
         integrations = engine_integrations,
         "listening on http://{address}"
     );
+    if let Some(demo) = &demo {
+        // A closed standard output (the reader went away) must not stop the server.
+        let _ = writeln!(std::io::stdout(), "{}", demo.banner(&address.to_string()));
+    }
     let served = web::serve(listener, app, shutdown).await;
     background.cancel();
     if let Some(scheduler) = scheduler
