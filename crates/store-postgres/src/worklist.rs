@@ -1,17 +1,24 @@
 //! What the nightly run looks at, read in sets: two statements per organisation, never one per mentor.
 //!
 //! The current certification's last valid day is `mentors.current_expires_on` (kept by triggers on
-//! `certifications`, see migration 0002), so "lapsed and still active" and "expires in the reminder
-//! window" are range scans of one partial index that read only the mentors they return: a few
-//! milliseconds per organisation of 10,000 mentors, where a certification probe per mentor took
-//! about 55 ms. Paused mentors whose return date has come or is near come from the partial index on
-//! `resume_on`.
+//! `certifications`, see migration 0002). "Lapsed and still active" and "expires in the reminder
+//! window" are range scans of (org_id, current_expires_on) that check each row's status: no index
+//! holds the status (migration 0005 keeps status changes HOT), so the lapsed range also passes the
+//! organisation's mentors already `certification_expired` — a few milliseconds per organisation of
+//! 10,000 mentors, where a certification probe per mentor took about 55 ms. (A trigger-kept table of
+//! active mentors' expiry dates made that range exact, but cost the first night 8 s more than it saved
+//! later: measured and left out.) Paused mentors whose return date has come or is near come from the
+//! index on `resume_on`.
 //!
-//! Both statements run in one read-only snapshot with bitmap scans off. A run that moves thousands of
-//! mentors leaves their old row versions in these index ranges until vacuum; a bitmap scan visits
-//! every one of them on every run (it never marks an index entry dead), while a plain index scan marks
-//! them dead on its first visit, so the next run, and an immediate re-run, skip them. With bitmap
-//! scans off, each range is its own `UNION ALL` branch (an `OR` would need a bitmap).
+//! Both statements run in one read-only snapshot as nested loops over plain index scans (sequential
+//! and bitmap scans, hash and merge joins off):
+//! - statistics taken before a night's lapses estimate thousands of lapsed active mentors per
+//!   organisation where there are none left, and the planner would pick a plan for thousands (a
+//!   sequential scan of all mentors, once per organisation);
+//! - a run that moves thousands of mentors leaves their old row versions in these index ranges until
+//!   vacuum; a bitmap scan visits every one of them on every run (it never marks an index entry dead),
+//!   while a plain index scan marks them dead on its first visit, so the next run, and an immediate
+//!   re-run, skip them. Without bitmaps, each range is its own `UNION ALL` branch (an `OR` needs one).
 
 use chrono::{Days, NaiveDate};
 use domain::{MentorId, OrgId};
@@ -122,7 +129,8 @@ pub(crate) async fn expiry_worklist(
     let mut tx = pool
         .begin_with(
             "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL enable_bitmapscan = off; \
-             SET LOCAL plan_cache_mode = force_custom_plan",
+             SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; \
+             SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_custom_plan",
         )
         .await
         .map_err(db_err)?;
