@@ -2,11 +2,10 @@
 
 mod support;
 
-use support::{JWT_SECRET, Run, Setup};
+use support::{JWT_SECRET, Run, Server, Setup, free_port};
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -474,21 +473,6 @@ async fn the_signing_secret_never_appears_in_any_output() {
             "the secret leaked: {run:#?}"
         );
     }
-}
-
-/// Kills the server if the test fails before stopping it.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
 }
 
 #[tokio::test]

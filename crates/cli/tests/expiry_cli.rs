@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{JWT_SECRET, Run, Setup};
+use support::{JWT_SECRET, Run, Server, Setup, free_port};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -1033,21 +1033,6 @@ async fn a_rerun_after_a_killed_run_writes_the_days_digest_at_once() {
 // ---------------------------------------------------------------------------------------------
 // 3. The scheduler inside `serve`
 // ---------------------------------------------------------------------------------------------
-
-/// Kills the server if the test fails before stopping it.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()

@@ -3,12 +3,12 @@
 
 mod support;
 
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use dataverse_sim::{SimConfig, Simulator};
 use serde_json::json;
-use support::{Run, Setup};
+use support::{Run, Server, Setup, free_port};
 use uuid::Uuid;
 
 const OLD_SECRET: &str = "sim-secret";
@@ -60,6 +60,33 @@ fn visible(sim: &Simulator, contact: Uuid) -> serde_json::Value {
     sim.contact(contact).unwrap()["hlf_showonwebsite"].clone()
 }
 
+/// The command with the configured (old) client secret in its environment.
+fn run_with_old_secret(setup: &Setup, args: &[&str]) -> Run {
+    Run::of(
+        setup
+            .command(args)
+            .env(SECRET_ENV, OLD_SECRET)
+            .output()
+            .expect("run mentor-status"),
+    )
+}
+
+async fn get_json(
+    client: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    token: &str,
+) -> serde_json::Value {
+    client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("the server answers")
+        .json()
+        .await
+        .expect("a JSON body")
+}
+
 fn no_secret_in(run: &Run) {
     for secret in [OLD_SECRET, NEW_SECRET] {
         assert!(
@@ -78,14 +105,8 @@ async fn break_glass_push_with_a_new_secret_from_stdin_converges_and_resolves_th
     sim.rotate_secret(NEW_SECRET);
 
     // The configured (old) secret is refused: exit 1, one open alert.
-    let check = Run::of(
-        setup
-            .command(&["sync", "check-credentials"])
-            .env(SECRET_ENV, OLD_SECRET)
-            .output()
-            .unwrap(),
-    )
-    .fails_with(1, &["credential check failed", "invalid_client"]);
+    let check = run_with_old_secret(&setup, &["sync", "check-credentials"])
+        .fails_with(1, &["credential check failed", "invalid_client"]);
     no_secret_in(&check);
     let open =
         "SELECT count(*) FROM alerts WHERE kind = 'sync_credentials' AND resolved_at IS NULL";
@@ -136,14 +157,7 @@ async fn a_push_that_cannot_reach_every_mentor_exits_1_naming_the_failures() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let contacts = prepare(&setup, &sim).await;
     sim.remove_contact(contacts[1]);
-    Run::of(
-        setup
-            .command(&["sync", "push", "--all"])
-            .env(SECRET_ENV, OLD_SECRET)
-            .output()
-            .unwrap(),
-    )
-    .fails_with(
+    run_with_old_secret(&setup, &["sync", "push", "--all"]).fails_with(
         1,
         &["did not reach every mentor", "hlf: 1 mentor(s) failed"],
     );
@@ -151,14 +165,7 @@ async fn a_push_that_cannot_reach_every_mentor_exits_1_naming_the_failures() {
     assert_eq!(visible(&sim, contacts[2]), json!(true));
 
     // Reconciliation reports the missing record.
-    let reconcile = Run::of(
-        setup
-            .command(&["--json", "sync", "reconcile"])
-            .env(SECRET_ENV, OLD_SECRET)
-            .output()
-            .unwrap(),
-    )
-    .success();
+    let reconcile = run_with_old_secret(&setup, &["--json", "sync", "reconcile"]).success();
     assert_eq!(reconcile.json()["runs"][0]["counts"]["missing_records"], 1);
 }
 
@@ -188,15 +195,6 @@ async fn a_sync_command_without_an_integration_or_secret_is_a_usage_error() {
     );
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_pushes_a_pause_to_dynamics_within_seconds() {
     let setup = Setup::new().await;
@@ -220,10 +218,7 @@ async fn serve_pushes_a_pause_to_dynamics_within_seconds() {
         .stdout
         .trim()
         .to_owned();
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let log = setup.dir.path().join("serve.log");
     let mut server = Server(
         setup
@@ -254,15 +249,8 @@ async fn serve_pushes_a_pause_to_dynamics_within_seconds() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let mentors: serde_json::Value = client
-        .get(format!("{base}/api/v1/mentors?limit=10"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mentors: serde_json::Value =
+        get_json(&client, format!("{base}/api/v1/mentors?limit=10"), &token).await;
     let first = mentors["items"]
         .as_array()
         .unwrap()
@@ -290,15 +278,8 @@ async fn serve_pushes_a_pause_to_dynamics_within_seconds() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let status: serde_json::Value = client
-        .get(format!("{base}/api/v1/sync/status"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: serde_json::Value =
+        get_json(&client, format!("{base}/api/v1/sync/status"), &token).await;
     assert_eq!(status["enabled"], true);
     assert!(
         status["last_credential_check"]["ok"].as_bool().unwrap(),
@@ -317,10 +298,7 @@ async fn serve_demo_starts_on_an_empty_database_and_syncs_a_pause() {
     // Paused on the first start, resumed on the second.
     let mut chosen: Option<String> = None;
     for start in 0..2 {
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            listener.local_addr().unwrap().port()
-        };
+        let port = free_port();
         let log = setup.dir.path().join(format!("demo-{start}.log"));
         let mut child = setup
             .command(&["serve", "--demo"])
@@ -356,15 +334,8 @@ async fn serve_demo_starts_on_an_empty_database_and_syncs_a_pause() {
             "not ready: {ready:?}\n{}",
             std::fs::read_to_string(&log).unwrap_or_default()
         );
-        let mentors: serde_json::Value = client
-            .get(format!("{base}/api/v1/mentors?limit=200"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let mentors: serde_json::Value =
+            get_json(&client, format!("{base}/api/v1/mentors?limit=200"), &token).await;
         let items = mentors["items"].as_array().unwrap();
         assert_eq!(items.len(), 50, "created once (start {start})");
         assert!(
@@ -400,15 +371,7 @@ async fn serve_demo_starts_on_an_empty_database_and_syncs_a_pause() {
         assert_eq!(reply.status(), 200, "{:?}", reply.text().await);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let mentor: serde_json::Value = client
-                .get(&url)
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let mentor: serde_json::Value = get_json(&client, &url, &token).await;
             if mentor["sync"]["state"] == "in_sync" {
                 break;
             }
