@@ -489,14 +489,30 @@ mod tests {
             features: FeaturesSection::default(),
             scheduler: SchedulerSection::default(),
             sync: SyncSection::default(),
-            orgs: BTreeMap::new(),
+            orgs: BTreeMap::from([("hlf".to_owned(), org_with_client_secret("dynamics-secret"))]),
         };
-        let message = "failed: dbpass and a-signing-secret-of-32-bytes-or-more";
-        assert_eq!(config.redact(message), "failed: *** and ***");
+        let message = "failed: dbpass and a-signing-secret-of-32-bytes-or-more, dynamics-secret";
+        assert_eq!(config.redact(message), "failed: *** and ***, ***");
         let debug = format!("{config:?}");
         assert!(
-            !debug.contains("dbpass") && !debug.contains("a-signing-secret"),
+            !debug.contains("dbpass")
+                && !debug.contains("a-signing-secret")
+                && !debug.contains("dynamics-secret"),
             "{debug}"
         );
+    }
+
+    fn org_with_client_secret(secret: &str) -> OrgSection {
+        let mut org: OrgSection = Figment::from(Toml::string(
+            "[dynamics]\napi_base_url = \"https://hlf.crm4.dynamics.com\"\n\
+             token_url = \"https://login.example/token\"\nclient_id = \"c\"\n\
+             scope = \"https://hlf.crm4.dynamics.com/.default\"\nvisibility_field = \"v\"\n",
+        ))
+        .extract()
+        .unwrap();
+        if let Some(dynamics) = &mut org.dynamics {
+            dynamics.client_secret = Some(SecretString::from(secret.to_owned()));
+        }
+        org
     }
 }

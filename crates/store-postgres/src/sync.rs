@@ -298,32 +298,29 @@ pub(crate) async fn queue_sync(
     selection: SyncSelection,
     priority: SyncPriority,
 ) -> StoreResult<u64> {
-    // An empty id list means "no id filter" to the statement, so an empty selection stops here.
-    if matches!(&selection, SyncSelection::Divergent(ids) if ids.is_empty()) {
-        return Ok(0);
-    }
-    let (filter, mentors): (String, Vec<Uuid>) = match selection {
-        SyncSelection::Mentor(mentor) => ("true".to_owned(), vec![mentor.0]),
-        SyncSelection::AllLinked => (LINKED.to_owned(), Vec::new()),
+    // `mentors`: only these ids; `None`: the organisation's mentors the filter selects.
+    let (filter, mentors): (String, Option<Vec<Uuid>>) = match selection {
+        SyncSelection::Mentor(mentor) => ("true".to_owned(), Some(vec![mentor.0])),
+        SyncSelection::AllLinked => (LINKED.to_owned(), None),
         SyncSelection::Behind => (
             format!(
                 "{LINKED} AND NOT EXISTS (SELECT 1 FROM mentor_sync s WHERE s.mentor_id = m.id \
                    AND (s.pushed_version >= m.version OR s.failure IN ('dead', 'not_found')))"
             ),
-            Vec::new(),
+            None,
         ),
         SyncSelection::Divergent(ids) => (
             format!(
                 "{LINKED} AND NOT EXISTS (SELECT 1 FROM sync_outbox p \
                    WHERE p.mentor_id = m.id AND p.state = 'pending')"
             ),
-            ids.into_iter().map(|m| m.0).collect(),
+            Some(ids.into_iter().map(|m| m.0).collect()),
         ),
     };
     let inserted = sqlx::query(&format!(
         "INSERT INTO sync_outbox (org_id, mentor_id, mentor_version, priority, available_at, created_at) \
          SELECT m.org_id, m.id, m.version, $2, now(), now() FROM mentors m \
-         WHERE m.org_id = $1 AND (cardinality($3::uuid[]) = 0 OR m.id = ANY($3)) AND {filter} \
+         WHERE m.org_id = $1 AND ($3::uuid[] IS NULL OR m.id = ANY($3)) AND {filter} \
            AND NOT EXISTS (SELECT 1 FROM sync_outbox q WHERE q.mentor_id = m.id \
                            AND q.state = 'pending' AND q.priority >= $2 AND q.available_at <= now()) \
          ORDER BY m.id"

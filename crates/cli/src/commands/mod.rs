@@ -168,7 +168,8 @@ async fn run_command<S: Store>(
         Command::Expiry(ExpiryCommand::Run(args)) => {
             expiry::run(engine(config, store)?, args, config.expiry.parallel_orgs).await
         }
-        Command::Dev(_) => unreachable!("handled before connecting"),
+        // Handled in `dispatch` before connecting; named here only because the match is exhaustive.
+        Command::Dev(_) => Err(CliError::usage("dev commands need no database")),
         Command::Sync(command) => {
             let (only, secret) = match &command {
                 SyncCommand::Push(args) => (

@@ -16,38 +16,18 @@ use super::{Outcome, store_failed};
 use crate::args::SyncPush;
 use crate::error::CliError;
 
-/// Totals of a push.
+/// Totals of a push: what was queued, and what the relay's passes did with it.
 #[derive(Debug, Default)]
 struct PushTotals {
     queued: u64,
-    pushed: usize,
-    unlinked: usize,
-    retried: usize,
-    dead: usize,
-    not_found: usize,
-    credentials_refused: bool,
-}
-
-impl PushTotals {
-    fn add(&mut self, pass: &PassReport) {
-        self.pushed += pass.pushed;
-        self.unlinked += pass.unlinked;
-        self.retried += pass.retried;
-        self.dead += pass.dead;
-        self.not_found += pass.not_found;
-        self.credentials_refused |= pass.credentials_refused;
-    }
-
-    fn failed(&self) -> usize {
-        self.retried + self.dead + self.not_found
-    }
+    report: PassReport,
 }
 
 /// `hlf [##########----------] 500/1000 pushed, 0 failed, 0 not linked`: a progress bar by hand
 /// (one line redrawn with `\r`), so the break-glass tool needs no terminal crate.
 fn progress_line(org: &str, totals: &PushTotals) -> String {
     const WIDTH: usize = 20;
-    let done = totals.pushed + totals.unlinked + totals.failed();
+    let done = totals.report.pushed + totals.report.unlinked + totals.report.failed();
     let queued = usize::try_from(totals.queued)
         .unwrap_or(usize::MAX)
         .max(done)
@@ -57,9 +37,9 @@ fn progress_line(org: &str, totals: &PushTotals) -> String {
         "{org} [{}{}] {done}/{queued} pushed {}, failed {}, not linked {}",
         "#".repeat(filled),
         "-".repeat(WIDTH - filled),
-        totals.pushed,
-        totals.failed(),
-        totals.unlinked
+        totals.report.pushed,
+        totals.report.failed(),
+        totals.report.unlinked
     )
 }
 
@@ -113,7 +93,7 @@ pub async fn push<S: Store>(
             .await
             .map_err(|e| CliError::failed(format!("{}: {e}", org.slug)))?
         {
-            totals.credentials_refused = matches!(
+            totals.report.credentials_refused = matches!(
                 error,
                 dataverse::DataverseError::Unauthorized { .. }
                     | dataverse::DataverseError::Forbidden { .. }
@@ -136,28 +116,29 @@ pub async fn push<S: Store>(
                 .pass()
                 .await
                 .map_err(|e| CliError::failed(format!("{}: {e}", org.slug)))?;
-            totals.add(&pass);
+            let finished = pass.claimed == 0 || pass.credentials_refused;
+            totals.report.absorb(pass);
             if progress {
                 eprint!("\r{}", progress_line(org.slug.as_str(), &totals));
                 let _ = std::io::stderr().flush();
             }
-            if pass.claimed == 0 || pass.credentials_refused {
+            if finished {
                 break;
             }
         }
         if progress {
             eprintln!();
         }
-        if totals.failed() > 0 || totals.credentials_refused {
+        if totals.report.failed() > 0 || totals.report.credentials_refused {
             failed_orgs.push(format!(
                 "{}: {} mentor(s) failed ({} will be retried by the relay, {} dead, {} without a \
                  remote record){}",
                 org.slug,
-                totals.failed(),
-                totals.retried,
-                totals.dead,
-                totals.not_found,
-                if totals.credentials_refused {
+                totals.report.failed(),
+                totals.report.retried,
+                totals.report.dead,
+                totals.report.not_found,
+                if totals.report.credentials_refused {
                     "; credentials were refused"
                 } else {
                     ""
@@ -172,9 +153,9 @@ pub async fn push<S: Store>(
             format!(
                 "{slug}: {} queued, {} pushed, {} not linked, {} failed",
                 t.queued,
-                t.pushed,
-                t.unlinked,
-                t.failed()
+                t.report.pushed,
+                t.report.unlinked,
+                t.report.failed()
             )
         })
         .collect();
@@ -182,12 +163,12 @@ pub async fn push<S: Store>(
         "orgs": reports.iter().map(|(slug, t)| json!({
             "org": slug,
             "queued": t.queued,
-            "pushed": t.pushed,
-            "unlinked": t.unlinked,
-            "retried": t.retried,
-            "dead": t.dead,
-            "not_found": t.not_found,
-            "credentials_refused": t.credentials_refused,
+            "pushed": t.report.pushed,
+            "unlinked": t.report.unlinked,
+            "retried": t.report.retried,
+            "dead": t.report.dead,
+            "not_found": t.report.not_found,
+            "credentials_refused": t.report.credentials_refused,
         })).collect::<Vec<_>>()
     });
     if failed_orgs.is_empty() {
@@ -312,8 +293,8 @@ mod tests {
             progress_line("hlf", &totals),
             "hlf [--------------------] 0/10 pushed 0, failed 0, not linked 0"
         );
-        totals.pushed = 4;
-        totals.retried = 1;
+        totals.report.pushed = 4;
+        totals.report.retried = 1;
         assert_eq!(
             progress_line("hlf", &totals),
             "hlf [##########----------] 5/10 pushed 4, failed 1, not linked 0"

@@ -41,9 +41,23 @@ pub struct PassReport {
 }
 
 impl PassReport {
-    /// Anything that did not reach the remote record.
+    /// Mentors that failed in these passes: retried later, dead, or without a remote record. (Released
+    /// ones were throttled or refused before trying, and are claimed again.)
     pub fn failed(&self) -> usize {
-        self.retried + self.dead + self.not_found + self.released
+        self.retried + self.dead + self.not_found
+    }
+
+    /// Add a later pass's counts to these.
+    pub fn absorb(&mut self, pass: PassReport) {
+        self.claimed += pass.claimed;
+        self.pushed += pass.pushed;
+        self.unlinked += pass.unlinked;
+        self.retried += pass.retried;
+        self.dead += pass.dead;
+        self.not_found += pass.not_found;
+        self.released += pass.released;
+        self.credentials_refused |= pass.credentials_refused;
+        self.lag_ms.extend(pass.lag_ms);
     }
 }
 
@@ -221,10 +235,10 @@ impl<S: Store> Relay<S> {
     async fn push(&self, claimed: &[ClaimedMentor]) -> Vec<Pushed> {
         let mapping = &self.integration.mapping;
         let client = &self.integration.client;
+        // `None` marks a mentor whose update is sent below; the results fill those slots in order.
         let mut outcomes: Vec<Option<Pushed>> = Vec::with_capacity(claimed.len());
         let mut updates = Vec::new();
-        let mut update_slots = Vec::new();
-        for (slot, mentor) in claimed.iter().enumerate() {
+        for mentor in claimed {
             let Some(link) = &mentor.link else {
                 outcomes.push(Some(Pushed::Unlinked));
                 continue;
@@ -235,7 +249,6 @@ impl<S: Store> Relay<S> {
                         key,
                         fields: mapping.desired(mentor.status, mentor.listed_publicly),
                     });
-                    update_slots.push(slot);
                     outcomes.push(None);
                 }
                 Err(message) => {
@@ -243,29 +256,32 @@ impl<S: Store> Relay<S> {
                 }
             }
         }
-        let results: Vec<Result<(), DataverseError>> = match updates.as_slice() {
+        let results: Vec<Pushed> = match updates.as_slice() {
             [] => Vec::new(),
-            [single] => vec![
+            [single] => vec![Pushed::from(
                 client
                     .update(&mapping.entity_set, &single.key, &single.fields)
                     .await,
-            ],
+            )],
             many => match client.update_batch(&mapping.entity_set, many).await {
-                Ok(results) => results,
-                Err(error) => {
-                    let failure = Failure::from(&error);
-                    return fill(outcomes, &update_slots, |_| Pushed::Failed(failure.clone()));
-                }
+                Ok(results) => results.into_iter().map(Pushed::from).collect(),
+                // The whole request failed: every update in it shares that failure.
+                Err(error) => vec![Pushed::Failed(Failure::from(&error)); many.len()],
             },
         };
         let mut results = results.into_iter();
-        fill(outcomes, &update_slots, |_| match results.next() {
-            Some(Ok(())) => Pushed::Yes,
-            Some(Err(error)) => Pushed::Failed(Failure::from(&error)),
-            None => Pushed::Failed(Failure::Transient(
-                "the batch response had fewer results than operations".to_owned(),
-            )),
-        })
+        outcomes
+            .into_iter()
+            .map(|outcome| {
+                outcome.unwrap_or_else(|| {
+                    results.next().unwrap_or_else(|| {
+                        Pushed::Failed(Failure::Transient(
+                            "the batch response had fewer results than operations".to_owned(),
+                        ))
+                    })
+                })
+            })
+            .collect()
     }
 
     fn failure_outcome(
@@ -366,6 +382,7 @@ impl<S: Store> Relay<S> {
 }
 
 /// What pushing one mentor did.
+#[derive(Clone)]
 enum Pushed {
     Yes,
     Unlinked,
@@ -384,6 +401,15 @@ enum Failure {
     Configuration(String),
 }
 
+impl From<Result<(), DataverseError>> for Pushed {
+    fn from(result: Result<(), DataverseError>) -> Self {
+        match result {
+            Ok(()) => Pushed::Yes,
+            Err(error) => Pushed::Failed(Failure::from(&error)),
+        }
+    }
+}
+
 impl From<&DataverseError> for Failure {
     fn from(error: &DataverseError) -> Self {
         match error {
@@ -396,23 +422,6 @@ impl From<&DataverseError> for Failure {
             }
         }
     }
-}
-
-/// Fill the open slots (those of updates) in order.
-fn fill(
-    outcomes: Vec<Option<Pushed>>,
-    update_slots: &[usize],
-    mut make: impl FnMut(usize) -> Pushed,
-) -> Vec<Pushed> {
-    debug_assert_eq!(
-        outcomes.iter().filter(|o| o.is_none()).count(),
-        update_slots.len()
-    );
-    outcomes
-        .into_iter()
-        .enumerate()
-        .map(|(slot, outcome)| outcome.unwrap_or_else(|| make(slot)))
-        .collect()
 }
 
 /// `false` when cancelled first.

@@ -14,12 +14,7 @@ async fn a_429_storm_sends_nothing_during_retry_after_costs_no_attempt_and_conve
         window: Duration::from_secs(1),
     }));
     let (cancel, task) = w.spawn_relay();
-    for (_, contact) in &links {
-        w.eventually(60, "every mentor listed", || {
-            w.visible(*contact) == json!(true)
-        })
-        .await;
-    }
+    w.all_listed(&links, 60).await;
     cancel.cancel();
     task.await.unwrap();
     let stats = w.sim.stats();
@@ -61,12 +56,7 @@ async fn with_30_percent_server_errors_and_timeouts_every_mentor_converges_and_n
     faults.set_timeout_share(0.15);
     faults.set_timeout_hang(Duration::from_secs(1));
     let (cancel, task) = w.spawn_relay();
-    for (_, contact) in &links {
-        w.eventually(60, "every mentor listed", || {
-            w.visible(*contact) == json!(true)
-        })
-        .await;
-    }
+    w.all_listed(&links, 60).await;
     cancel.cancel();
     task.await.unwrap();
     let stats = w.sim.stats();

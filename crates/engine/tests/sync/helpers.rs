@@ -186,15 +186,7 @@ impl World {
             if pass.claimed == 0 {
                 return total;
             }
-            total.claimed += pass.claimed;
-            total.pushed += pass.pushed;
-            total.unlinked += pass.unlinked;
-            total.retried += pass.retried;
-            total.dead += pass.dead;
-            total.not_found += pass.not_found;
-            total.released += pass.released;
-            total.credentials_refused |= pass.credentials_refused;
-            total.lag_ms.extend(pass.lag_ms);
+            total.absorb(pass);
         }
     }
 
@@ -228,6 +220,16 @@ impl World {
 
     pub fn visible(&self, contact: Uuid) -> Value {
         self.sim.contact(contact).unwrap()[VISIBLE].clone()
+    }
+
+    /// Wait until every contact of `links` is listed on the website, at most `seconds`.
+    pub async fn all_listed(&self, links: &[(MentorId, Uuid)], seconds: u64) {
+        self.eventually(seconds, "every mentor listed", || {
+            links
+                .iter()
+                .all(|(_, contact)| self.visible(*contact) == serde_json::json!(true))
+        })
+        .await;
     }
 
     /// Wait until `check` holds, at most `seconds`.

@@ -8,12 +8,7 @@ async fn a_transition_reaches_dynamics_without_any_nightly_job() {
     let links = w.linked_mentors(3).await;
     let (cancel, task) = w.spawn_relay();
     // Registration queued every mentor: all become visible.
-    for (_, contact) in &links {
-        w.eventually(10, "registered mentors listed", || {
-            w.visible(*contact) == json!(true)
-        })
-        .await;
-    }
+    w.all_listed(&links, 10).await;
     let (mentor, contact) = links[1];
     w.pause(mentor).await;
     w.eventually(10, "the paused mentor hidden", || {
