@@ -64,7 +64,7 @@ pub struct Integration {
 }
 
 /// The integrations of this deployment, by organisation, and how relays behave.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ListingSync {
     integrations: HashMap<OrgId, Arc<Integration>>,
     pub config: RelayConfig,
