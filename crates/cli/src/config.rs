@@ -379,6 +379,8 @@ fn environment() -> Env {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Postgres,
+    /// The embedded default: one file, one process.
+    Sqlite,
 }
 
 /// A database connection URL. It may carry a password, so `Debug` and `Display` mask it.
@@ -396,15 +398,11 @@ impl DatabaseUrl {
         let scheme = self.0.split_once("://").map(|(scheme, _)| scheme);
         match scheme {
             Some("postgres" | "postgresql") => Ok(Backend::Postgres),
-            Some("sqlite") => Err(CliError::usage(format!(
-                "database_url is {self}, but SQLite support is coming in a later release; \
-                 this release needs PostgreSQL. Set database_url = \"postgres://…\" in the \
-                 configuration file or the environment variable {ENV_PREFIX}DATABASE_URL"
-            ))),
+            Some("sqlite") => Ok(Backend::Sqlite),
             _ => Err(CliError::usage(format!(
-                "database_url {self} is not a postgres:// or postgresql:// URL. Set \
-                 database_url = \"postgres://…\" in the configuration file or the environment \
-                 variable {ENV_PREFIX}DATABASE_URL"
+                "database_url {self} is neither a sqlite:// nor a postgres:// (postgresql://) URL. \
+                 Set database_url in the configuration file or the environment variable \
+                 {ENV_PREFIX}DATABASE_URL, e.g. {DEFAULT_DATABASE_URL}"
             ))),
         }
     }
@@ -460,19 +458,19 @@ mod tests {
     }
 
     #[test]
-    fn only_postgres_urls_are_supported_for_now() {
+    fn the_url_scheme_selects_the_backend() {
         assert_eq!(url("postgres://h/db").backend().unwrap(), Backend::Postgres);
         assert_eq!(
             url("postgresql://h/db").backend().unwrap(),
             Backend::Postgres
         );
-        let sqlite = url(DEFAULT_DATABASE_URL).backend().unwrap_err();
-        assert_eq!(sqlite.exit_code(), 2);
-        assert!(
-            sqlite.to_string().contains("SQLite support is coming"),
-            "{sqlite}"
+        assert_eq!(
+            url(DEFAULT_DATABASE_URL).backend().unwrap(),
+            Backend::Sqlite
         );
-        assert!(url("mysql://h/db").backend().is_err());
+        let mysql = url("mysql://h/db").backend().unwrap_err();
+        assert_eq!(mysql.exit_code(), 2);
+        assert!(mysql.to_string().contains("neither a sqlite://"), "{mysql}");
     }
 
     #[test]

@@ -384,25 +384,11 @@ async fn configuration_errors_exit_2_saying_what_is_wrong() {
 
     setup
         .command(&["migrate"])
-        .env(
-            "MENTOR_STATUS__DATABASE_URL",
-            "sqlite://./data/mentor-status.db",
-        )
+        .env("MENTOR_STATUS__DATABASE_URL", "mysql://h/db")
         .output()
         .map(Run::of)
         .expect("run mentor-status")
-        .fails_with(
-            2,
-            &["SQLite support is coming", "MENTOR_STATUS__DATABASE_URL"],
-        );
-    // The default, with nothing configured, is SQLite too.
-    setup
-        .command(&["migrate"])
-        .env_remove("MENTOR_STATUS__DATABASE_URL")
-        .output()
-        .map(Run::of)
-        .expect("run mentor-status")
-        .fails_with(2, &["SQLite support is coming"]);
+        .fails_with(2, &["neither a sqlite://", "MENTOR_STATUS__DATABASE_URL"]);
 
     setup
         .run(&["--config", "missing.toml", "migrate"])

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use dataverse_sim::{SimConfig, Simulator};
 use serde_json::json;
-use support::{Run, Server, Setup, free_port};
+use support::{Run, Server, Setup, free_port, get_json};
 use uuid::Uuid;
 
 const OLD_SECRET: &str = "sim-secret";
@@ -69,22 +69,6 @@ fn run_with_old_secret(setup: &Setup, args: &[&str]) -> Run {
             .output()
             .expect("run mentor-status"),
     )
-}
-
-async fn get_json(
-    client: &reqwest::Client,
-    url: impl reqwest::IntoUrl,
-    token: &str,
-) -> serde_json::Value {
-    client
-        .get(url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("the server answers")
-        .json()
-        .await
-        .expect("a JSON body")
 }
 
 fn no_secret_in(run: &Run) {
@@ -285,102 +269,4 @@ async fn serve_pushes_a_pause_to_dynamics_within_seconds() {
         status["last_credential_check"]["ok"].as_bool().unwrap(),
         "{status}"
     );
-}
-
-/// `serve --demo` on an empty database: its banner's token works, the demo mentors are listed, a pause
-/// reaches the in-process simulator; a second start creates nothing twice.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_demo_starts_on_an_empty_database_and_syncs_a_pause() {
-    use std::io::{BufRead, BufReader};
-
-    let setup = Setup::new().await;
-    let client = reqwest::Client::new();
-    // Paused on the first start, resumed on the second.
-    let mut chosen: Option<String> = None;
-    for start in 0..2 {
-        let port = free_port();
-        let log = setup.dir.path().join(format!("demo-{start}.log"));
-        let mut child = setup
-            .command(&["serve", "--demo"])
-            .env_remove("MENTOR_STATUS__AUTH__JWT_SECRET")
-            .env("MENTOR_STATUS__HTTP__BIND", format!("127.0.0.1:{port}"))
-            .env("MENTOR_STATUS__SCHEDULER__ENABLED", "false")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let server = Server(child);
-        let token = tokio::task::spawn_blocking(move || {
-            let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
-            let token =
-                lines.find_map(|line| line.trim().strip_prefix("export TOKEN=").map(str::to_owned));
-            // Keep reading, as a terminal would, until the server exits.
-            std::thread::spawn(move || lines.for_each(drop));
-            token
-        })
-        .await
-        .unwrap()
-        .unwrap_or_else(|| {
-            panic!(
-                "no token printed: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            )
-        });
-        let base = format!("http://127.0.0.1:{port}");
-        let ready = client.get(format!("{base}/readyz")).send().await;
-        assert!(
-            ready.as_ref().is_ok_and(|r| r.status() == 200),
-            "not ready: {ready:?}\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        let mentors: serde_json::Value =
-            get_json(&client, format!("{base}/api/v1/mentors?limit=200"), &token).await;
-        let items = mentors["items"].as_array().unwrap();
-        assert_eq!(items.len(), 50, "created once (start {start})");
-        assert!(
-            items
-                .iter()
-                .any(|m| m["status"] == "paused" && !m["resume_on"].is_null())
-        );
-        let id = chosen
-            .get_or_insert_with(|| {
-                items
-                    .iter()
-                    .find(|m| {
-                        m["status"] == "active"
-                            && m["certification"]["days_left"].as_i64() > Some(30)
-                    })
-                    .unwrap()["id"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
-            .clone();
-        let url = format!("{base}/api/v1/mentors/{id}");
-        let reply = client
-            .post(format!(
-                "{url}/{}",
-                if start == 0 { "pause" } else { "resume" }
-            ))
-            .bearer_auth(&token)
-            .json(&json!({"reason": "ferie"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(reply.status(), 200, "{:?}", reply.text().await);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let mentor: serde_json::Value = get_json(&client, &url, &token).await;
-            if mentor["sync"]["state"] == "in_sync" {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "not pushed within 10 s: {mentor}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        drop(server);
-    }
 }

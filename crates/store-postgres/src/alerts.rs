@@ -8,7 +8,6 @@ use store::{AlertOpened, AlertRecord, NewAlert, Page, Severity, StoreError, Stor
 use uuid::Uuid;
 
 use crate::error::{bad_column, db_err};
-use crate::page::{fetch_limit, page};
 
 const ALERT_COLUMNS: &str = "id, org_id, kind, severity, dedupe_key, summary, first_seen, last_seen, \
      count, acknowledged_by, acknowledged_at, resolved_at";
@@ -118,7 +117,7 @@ pub(crate) async fn alerts(
     .bind(org.0)
     .bind(open_only)
     .bind(before)
-    .bind(fetch_limit(limit))
+    .bind(store::page_fetch_limit(limit))
     .fetch_all(pool)
     .await
     .map_err(db_err)?;
@@ -126,7 +125,7 @@ pub(crate) async fn alerts(
         .into_iter()
         .map(AlertRecord::try_from)
         .collect::<StoreResult<Vec<_>>>()?;
-    Ok(page(records, limit, |a| a.id))
+    Ok(Page::from_fetched(records, limit, |a| a.id))
 }
 
 pub(crate) async fn acknowledge_alert(

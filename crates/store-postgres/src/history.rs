@@ -5,7 +5,6 @@ use sqlx::PgPool;
 use store::{HistoryRecord, Page, StoreError, StoreResult};
 
 use crate::error::db_err;
-use crate::page::{fetch_limit, page};
 use crate::rows::HistoryRow;
 
 pub(crate) async fn history(
@@ -38,7 +37,7 @@ pub(crate) async fn history(
     .bind(mentor.0)
     .bind(org.0)
     .bind(before)
-    .bind(fetch_limit(limit))
+    .bind(store::page_fetch_limit(limit))
     .fetch_all(pool)
     .await
     .map_err(db_err)?;
@@ -46,5 +45,5 @@ pub(crate) async fn history(
         .into_iter()
         .map(HistoryRecord::try_from)
         .collect::<StoreResult<Vec<_>>>()?;
-    Ok(page(records, limit, |h| h.id))
+    Ok(Page::from_fetched(records, limit, |h| h.id))
 }

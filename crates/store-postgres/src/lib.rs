@@ -13,7 +13,6 @@ mod ledgers;
 mod mentors;
 mod notifications;
 mod orgs_users;
-mod page;
 mod plans;
 mod rows;
 mod runs;

@@ -11,7 +11,6 @@ use uuid::Uuid;
 
 use crate::appends::{HistoryEntry, enqueue_sync, insert_certifications, insert_history};
 use crate::error::{bad_column, db_err};
-use crate::page::{fetch_limit, page};
 use crate::rows::{MENTOR_SELECT, MentorRow};
 
 /// What the history says about a mentor's first status.
@@ -169,7 +168,7 @@ pub(crate) async fn list_mentors(
     }
     query
         .push(" ORDER BY m.full_name, m.id LIMIT ")
-        .push_bind(fetch_limit(limit));
+        .push_bind(store::page_fetch_limit(limit));
     let rows: Vec<MentorRow> = query
         .build_query_as()
         .fetch_all(pool)
@@ -179,7 +178,7 @@ pub(crate) async fn list_mentors(
         .into_iter()
         .map(MentorRecord::try_from)
         .collect::<StoreResult<Vec<_>>>()?;
-    Ok(page(records, limit, |m| MentorCursor {
+    Ok(Page::from_fetched(records, limit, |m| MentorCursor {
         full_name: m.full_name.clone(),
         id: m.id,
     }))

@@ -9,7 +9,6 @@ use store::{Notification, Page, Recipient, StoreError, StoreResult, User};
 use uuid::Uuid;
 
 use crate::error::db_err;
-use crate::page::{fetch_limit, page};
 use crate::rows::{NOTIFICATION_COLUMNS, NotificationRow};
 
 /// How a recipient is bound to SQL that writes notifications: `(to_coordinators, user, mentor)`.
@@ -44,12 +43,12 @@ pub(crate) async fn notifications(
     .bind(user.mentor_id.map(|m| m.0))
     .bind(unread_only)
     .bind(before.map(|n| n.0))
-    .bind(fetch_limit(limit))
+    .bind(store::page_fetch_limit(limit))
     .fetch_all(pool)
     .await
     .map_err(db_err)?;
     let items: Vec<Notification> = rows.into_iter().map(Notification::from).collect();
-    Ok(page(items, limit, |n| n.id))
+    Ok(Page::from_fetched(items, limit, |n| n.id))
 }
 
 pub(crate) async fn mark_read(

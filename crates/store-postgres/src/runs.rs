@@ -14,7 +14,6 @@ use uuid::Uuid;
 
 use crate::digest::write_digest;
 use crate::error::{bad_column, db_err};
-use crate::page::{fetch_limit, page};
 use crate::plans::begin_custom_planned;
 
 const RUN_COLUMNS: &str = "id, job, org_id, business_date, trigger, instance, started_at, \
@@ -267,7 +266,7 @@ pub(crate) async fn runs(
     ))
     .bind(org.0)
     .bind(before.map(|r| r.0))
-    .bind(fetch_limit(limit))
+    .bind(store::page_fetch_limit(limit))
     .fetch_all(pool)
     .await
     .map_err(db_err)?;
@@ -275,7 +274,7 @@ pub(crate) async fn runs(
         .into_iter()
         .map(RunRecord::try_from)
         .collect::<StoreResult<Vec<_>>>()?;
-    Ok(page(records, limit, |r| r.id))
+    Ok(Page::from_fetched(records, limit, |r| r.id))
 }
 
 /// Finishing runs of one organisation take turns, so the last one to finish sees every other one

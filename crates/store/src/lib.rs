@@ -24,7 +24,7 @@ pub use jobs::{
 };
 pub use records::{
     Actor, CertificationRecord, HistoryRecord, MentorRecord, Notification, Org, Page, SchemaStatus,
-    SyncFailure, SyncRecord, User,
+    SyncFailure, SyncRecord, User, page_fetch_limit,
 };
 pub use sync::{
     ClaimedMentor, CredentialCheck, DeadLetter, DeadReason, DynamicsLink, SyncClaim, SyncOutcome,

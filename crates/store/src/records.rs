@@ -164,6 +164,24 @@ pub struct Page<T, C> {
     pub next: Option<C>,
 }
 
+/// How many rows a backend fetches for a page of `limit`: one more, so the page knows whether another
+/// follows.
+pub fn page_fetch_limit(limit: u32) -> i64 {
+    i64::from(limit) + 1
+}
+
+impl<T, C> Page<T, C> {
+    /// Cut `rows` (fetched with [`page_fetch_limit`]) to `limit`; the next page starts after the last
+    /// item kept.
+    pub fn from_fetched(mut rows: Vec<T>, limit: u32, cursor: impl Fn(&T) -> C) -> Page<T, C> {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = if more { rows.last().map(cursor) } else { None };
+        Page { items: rows, next }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SchemaStatus {
     /// Migrations this build ships.

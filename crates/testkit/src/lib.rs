@@ -1,8 +1,15 @@
-//! A fresh PostgreSQL database for each test, dropped when the test ends (also when it panics).
+//! A fresh PostgreSQL database for each test, dropped when the test ends (also when it panics); with
+//! the `backends` feature, tests written once and run on both backends (see [`backends`]).
 //!
 //! The server is found through `TEST_DATABASE_URL` (an admin connection, default
 //! `postgres://postgres@127.0.0.1:5432/postgres`). A test fails with a clear message when it is
 //! not reachable; it never skips.
+
+#[cfg(feature = "backends")]
+pub mod backends;
+
+#[cfg(feature = "backends")]
+pub use backends::{Postgres, Sqlite, SqliteDatabase, TestBackend};
 
 use sqlx::{Connection, Executor, PgConnection};
 

@@ -57,6 +57,7 @@ impl DemoListing {
              \x20 (koordinator@demo.example, valid {TOKEN_TTL_HOURS} h; with a generated signing secret it \
              is valid for this run only)\n\
              \x20 Dynamics stand-in    {sim} (the Dataverse simulator behind the public listing)\n\
+             \x20 its token endpoint   {token_url} (client {client_id}, secret {client_secret})\n\
              \nTry:\n\
              \x20 export TOKEN={token}\n\
              \x20 curl -s -H \"Authorization: Bearer $TOKEN\" 'http://{address}/api/v1/mentors?limit=5'\n\
@@ -68,6 +69,9 @@ impl DemoListing {
              \x20 mentor-status expiry run --as-of <a date in the next days> --allow-future   # reminders, lapses, resumes\n",
             token = self.token,
             sim = self.simulator.base_url(),
+            token_url = self.simulator.token_url(),
+            client_id = SimConfig::default().client_id,
+            client_secret = SimConfig::default().client_secret,
         )
     }
 }

@@ -18,6 +18,7 @@ use engine::Engine;
 use serde_json::Value;
 use store::{Store, StoreError};
 use store_postgres::PgStore;
+use store_sqlite::{Access, SqliteStore};
 
 use crate::args::{
     Cli, Command, DevCommand, ExpiryCommand, ImportCommand, OrgsCommand, ServeArgs, SyncCommand,
@@ -116,21 +117,38 @@ async fn dispatch(command: Command, config: &Config) -> Result<Outcome, CliError
                 config.database_max_connections,
             )
             .await
-            .map_err(|e| {
-                let hint = match e {
-                    StoreError::Unavailable(_) => {
-                        "; check that PostgreSQL is running there and the database exists"
-                    }
-                    _ => "",
-                };
-                CliError::failed(format!(
-                    "cannot connect to the database at {}: {e}{hint}",
-                    config.database_url
-                ))
-            })?;
+            .map_err(|e| connect_failed(config, e, Backend::Postgres))?;
+            run_command(command, config, store).await
+        }
+        Backend::Sqlite => {
+            // A server claims the file; one-shot commands may run beside it.
+            let access = match command {
+                Command::Serve(_) => Access::Exclusive,
+                _ => Access::Shared,
+            };
+            let store = SqliteStore::connect(
+                config.database_url.expose(),
+                config.database_max_connections,
+                access,
+            )
+            .await
+            .map_err(|e| connect_failed(config, e, Backend::Sqlite))?;
             run_command(command, config, store).await
         }
     }
+}
+
+fn connect_failed(config: &Config, error: StoreError, backend: Backend) -> CliError {
+    let hint = match (&error, backend) {
+        (StoreError::Unavailable(_), Backend::Postgres) => {
+            "; check that PostgreSQL is running there and the database exists"
+        }
+        _ => "",
+    };
+    CliError::failed(format!(
+        "cannot open the database at {}: {error}{hint}",
+        config.database_url
+    ))
 }
 
 async fn run_command<S: Store>(

@@ -12,16 +12,33 @@ pub const JWT_SECRET: &str = "cli-test-signing-secret-7f3a9c1e5b2d4f6a8c0e";
 
 /// A working directory and a database for one test.
 pub struct Setup {
-    pub db: TestDatabase,
+    /// PostgreSQL; `None` for the default SQLite file in the working directory.
+    pub db: Option<TestDatabase>,
     pub dir: tempfile::TempDir,
 }
 
 impl Setup {
+    /// A PostgreSQL database of its own.
     pub async fn new() -> Setup {
         Setup {
-            db: TestDatabase::create().await,
+            db: Some(TestDatabase::create().await),
             dir: tempfile::tempdir().expect("create a temporary directory"),
         }
+    }
+
+    /// Nothing configured: the default SQLite database, `./data/mentor-status.db` in the (empty)
+    /// working directory.
+    pub fn sqlite() -> Setup {
+        Setup {
+            db: None,
+            dir: tempfile::tempdir().expect("create a temporary directory"),
+        }
+    }
+
+    fn postgres(&self) -> &TestDatabase {
+        self.db
+            .as_ref()
+            .expect("this test needs a PostgreSQL setup (Setup::new)")
     }
 
     /// `mentor-status` with this test's database and signing secret in its environment, started in
@@ -38,10 +55,12 @@ impl Setup {
                 command.env_remove(key);
             }
         }
+        if let Some(db) = &self.db {
+            command.env("MENTOR_STATUS__DATABASE_URL", db.url());
+        }
         command
             .args(args)
             .current_dir(self.dir.path())
-            .env("MENTOR_STATUS__DATABASE_URL", self.db.url())
             .env("MENTOR_STATUS__AUTH__JWT_SECRET", JWT_SECRET)
             .env("MENTOR_STATUS__DATABASE_MAX_CONNECTIONS", "2")
             .stdin(Stdio::null());
@@ -76,7 +95,7 @@ impl Setup {
     }
 
     pub async fn sql(&self) -> PgConnection {
-        PgConnection::connect(self.db.url())
+        PgConnection::connect(self.postgres().url())
             .await
             .expect("connect to the test database")
     }
@@ -156,4 +175,21 @@ impl Drop for Server {
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local address").port()
+}
+
+/// GET `url` with a bearer token; the JSON body.
+pub async fn get_json(
+    client: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    token: &str,
+) -> serde_json::Value {
+    client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("the server answers")
+        .json()
+        .await
+        .expect("a JSON body")
 }

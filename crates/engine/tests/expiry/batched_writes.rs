@@ -4,11 +4,12 @@ use domain::{ActionKind, MentorStatus, Reason, Transition};
 use engine::WriteBatcher;
 use futures::future::join_all;
 use store::{Actor, ChangeOutcome, MentorChange, Store};
+use testkit::TestBackend;
 
 use crate::helpers::*;
 
-fn pause_change(
-    world: &World,
+fn pause_change<B: TestBackend>(
+    world: &World<B>,
     mentor: domain::MentorId,
     resume_on: Option<&str>,
     to: MentorStatus,
@@ -36,9 +37,8 @@ fn pause_change(
     }
 }
 
-#[tokio::test]
-async fn concurrent_changes_are_written_together_each_with_its_own_outcome() {
-    let world = world(RUN_DAY).await;
+async fn concurrent_changes_are_written_together_each_with_its_own_outcome<B: TestBackend>() {
+    let world = world::<B>(RUN_DAY).await;
     let mut ids = Vec::new();
     for n in 0..40 {
         ids.push(world.mentor(&format!("Mentor {n}"), "2027-01-01").await);
@@ -81,9 +81,8 @@ async fn concurrent_changes_are_written_together_each_with_its_own_outcome() {
     );
 }
 
-#[tokio::test]
-async fn the_engine_writes_api_changes_through_the_batcher() {
-    let world = world(RUN_DAY).await;
+async fn the_engine_writes_api_changes_through_the_batcher<B: TestBackend>() {
+    let world = world::<B>(RUN_DAY).await;
     let engine = engine_on(world.store.clone(), &world.clock).with_batched_writes(8, 1);
     let mut ids = Vec::new();
     for n in 0..20 {
@@ -117,3 +116,8 @@ async fn the_engine_writes_api_changes_through_the_batcher() {
         "the answer without a re-read equals the row"
     );
 }
+
+testkit::on_both_backends!(
+    concurrent_changes_are_written_together_each_with_its_own_outcome,
+    the_engine_writes_api_changes_through_the_batcher,
+);

@@ -1,27 +1,37 @@
 use domain::{Action, MentorStatus};
 use engine::CertificationInput;
 use store::Store;
+use testkit::TestBackend;
 
 use crate::helpers::*;
 
-async fn ledger(world: &World, id: domain::MentorId) -> Vec<(i16, String, String, String)> {
-    sqlx::query_as(
-        "SELECT threshold_days, certification_expires_on::text, outcome, business_date::text \
-         FROM cert_expiry_reminders WHERE mentor_id = $1 ORDER BY business_date, threshold_days DESC",
-    )
-    .bind(id.0)
-    .fetch_all(world.store.pool())
-    .await
-    .unwrap()
+/// The reminder ledger of a mentor, through the store, oldest business date first and the larger
+/// threshold first within a day.
+async fn ledger<B: TestBackend>(
+    world: &World<B>,
+    id: domain::MentorId,
+) -> Vec<(i16, String, String, String)> {
+    let mut records = world.store.reminders(world.org.id, id).await.unwrap();
+    records.sort_by_key(|r| (r.business_date, std::cmp::Reverse(r.threshold_days)));
+    records
+        .into_iter()
+        .map(|r| {
+            (
+                i16::try_from(r.threshold_days).unwrap(),
+                r.certification_expires_on.to_string(),
+                r.outcome.as_str().to_owned(),
+                r.business_date.to_string(),
+            )
+        })
+        .collect()
 }
 
 fn row(t: i16, expires: &str, outcome: &str, day: &str) -> (i16, String, String, String) {
     (t, expires.into(), outcome.into(), day.into())
 }
 
-#[tokio::test]
-async fn after_ten_days_without_runs_only_the_most_urgent_reminder_is_sent() {
-    let world = world("2026-06-05").await;
+async fn after_ten_days_without_runs_only_the_most_urgent_reminder_is_sent<B: TestBackend>() {
+    let world = world::<B>("2026-06-05").await;
     let id = world.mentor("Kari", "2026-06-21").await;
     // The last run was ten days ago; 6 days are left now.
     world.set_today("2026-06-15");
@@ -45,12 +55,14 @@ async fn after_ten_days_without_runs_only_the_most_urgent_reminder_is_sent() {
         world.notifications_of_kind("certification_reminder").await,
         1
     );
-    let payload: serde_json::Value = sqlx::query_scalar(
-        "SELECT payload FROM notifications WHERE kind = 'certification_reminder'",
-    )
-    .fetch_one(world.store.pool())
-    .await
-    .unwrap();
+    let reminders: Vec<_> = world
+        .mentor_notifications(id)
+        .await
+        .into_iter()
+        .filter(|n| n.kind == "certification_reminder")
+        .collect();
+    assert_eq!(reminders.len(), 1, "{reminders:?}");
+    let payload = &reminders[0].payload;
     assert_eq!(payload["threshold_days"], 7);
     assert_eq!(payload["days_left"], 6);
     assert_eq!(payload["certification_expires_on"], "2026-06-21");
@@ -64,9 +76,10 @@ async fn after_ten_days_without_runs_only_the_most_urgent_reminder_is_sent() {
     );
 }
 
-#[tokio::test]
-async fn daily_runs_send_each_threshold_on_its_own_day_and_a_renewal_starts_a_new_cycle() {
-    let world = world("2026-06-01").await;
+async fn daily_runs_send_each_threshold_on_its_own_day_and_a_renewal_starts_a_new_cycle<
+    B: TestBackend,
+>() {
+    let world = world::<B>("2026-06-01").await;
     let id = world.mentor("Kari", "2026-07-15").await;
     let mut day = date("2026-06-01");
     // Daily runs up to the 14-day reminder.
@@ -110,9 +123,8 @@ async fn daily_runs_send_each_threshold_on_its_own_day_and_a_renewal_starts_a_ne
     assert_eq!(world.status(id).await, MentorStatus::Active);
 }
 
-#[tokio::test]
-async fn a_renewal_committed_between_the_runs_read_and_write_wins() {
-    let world = world("2026-06-15").await;
+async fn a_renewal_committed_between_the_runs_read_and_write_wins<B: TestBackend>() {
+    let world = world::<B>("2026-06-15").await;
     let id = world.mentor("Kari", "2026-06-14").await;
     let worklist = world
         .store
@@ -170,9 +182,8 @@ async fn a_renewal_committed_between_the_runs_read_and_write_wins() {
     );
 }
 
-#[tokio::test]
-async fn a_manual_pause_is_not_lifted_by_a_renewal_nor_by_the_run() {
-    let world = world("2026-06-10").await;
+async fn a_manual_pause_is_not_lifted_by_a_renewal_nor_by_the_run<B: TestBackend>() {
+    let world = world::<B>("2026-06-10").await;
     let id = world.mentor("Kari", "2026-06-12").await;
     pause(&world, id, None).await;
     world.set_today("2026-06-15");
@@ -205,3 +216,10 @@ async fn a_manual_pause_is_not_lifted_by_a_renewal_nor_by_the_run() {
         "renewed, so resume lands in active"
     );
 }
+
+testkit::on_both_backends!(
+    after_ten_days_without_runs_only_the_most_urgent_reminder_is_sent,
+    daily_runs_send_each_threshold_on_its_own_day_and_a_renewal_starts_a_new_cycle,
+    a_renewal_committed_between_the_runs_read_and_write_wins,
+    a_manual_pause_is_not_lifted_by_a_renewal_nor_by_the_run,
+);

@@ -1,12 +1,12 @@
 use futures::future::join_all;
 use store::RunOutcome;
 use store::Store;
+use testkit::TestBackend;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn one_run_does_what_the_rules_say() {
-    let world = world(RUN_DAY).await;
+async fn one_run_does_what_the_rules_say<B: TestBackend>() {
+    let world = world::<B>(RUN_DAY).await;
     let population = populate(&world).await;
     let report = world.run().await;
     assert_eq!(report.outcome, RunOutcome::Succeeded);
@@ -58,13 +58,18 @@ async fn one_run_does_what_the_rules_say() {
     assert_eq!(world.notifications_of_kind("resume_notice").await, 1);
 
     // The digest lists what the run did.
-    let digest: serde_json::Value = sqlx::query_scalar(
-        "SELECT payload FROM notifications WHERE kind = 'coordinator_digest' AND recipient_user_id = $1",
-    )
-    .bind(world.coordinators[0].id.0)
-    .fetch_one(world.store.pool())
-    .await
-    .unwrap();
+    let inbox = world
+        .store
+        .notifications(&world.coordinators[0], false, 100, None)
+        .await
+        .unwrap();
+    let digests: Vec<_> = inbox
+        .items
+        .iter()
+        .filter(|n| n.kind == "coordinator_digest")
+        .collect();
+    assert_eq!(digests.len(), 1, "{digests:?}");
+    let digest = &digests[0].payload;
     assert_eq!(digest["business_date"], RUN_DAY);
     assert_eq!(digest["counts"]["transitions"], 8, "{digest}");
     assert_eq!(digest["counts"]["reminders"], 6, "{digest}");
@@ -82,9 +87,8 @@ async fn one_run_does_what_the_rules_say() {
     );
 }
 
-#[tokio::test]
-async fn the_same_day_run_five_times_changes_nothing_after_the_first() {
-    let world = world(RUN_DAY).await;
+async fn the_same_day_run_five_times_changes_nothing_after_the_first<B: TestBackend>() {
+    let world = world::<B>(RUN_DAY).await;
     populate(&world).await;
     world.run().await;
     let after_one = world.effects().await;
@@ -115,14 +119,13 @@ async fn the_same_day_run_five_times_changes_nothing_after_the_first() {
     );
 }
 
-#[tokio::test]
-async fn ten_concurrent_runs_on_separate_connections_equal_one_run() {
-    let reference = world(RUN_DAY).await;
+async fn ten_concurrent_runs_on_separate_connections_equal_one_run<B: TestBackend>() {
+    let reference = world::<B>(RUN_DAY).await;
     populate(&reference).await;
     reference.run().await;
     let expected = summary(&reference).await;
 
-    let world = world(RUN_DAY).await;
+    let world = world::<B>(RUN_DAY).await;
     populate(&world).await;
     let mut engines = Vec::new();
     for n in 0..10 {
@@ -141,14 +144,13 @@ async fn ten_concurrent_runs_on_separate_connections_equal_one_run() {
     assert_eq!(digests, 2, "one digest per coordinator per day");
 }
 
-#[tokio::test]
-async fn three_schedulers_on_one_database_run_each_day_once() {
-    let reference = world(RUN_DAY).await;
+async fn three_schedulers_on_one_database_run_each_day_once<B: TestBackend>() {
+    let reference = world::<B>(RUN_DAY).await;
     populate(&reference).await;
     reference.run().await;
     let expected = summary(&reference).await;
 
-    let world = world(RUN_DAY).await;
+    let world = world::<B>(RUN_DAY).await;
     populate(&world).await;
     let mut schedulers = Vec::new();
     for n in 0..3 {
@@ -180,9 +182,8 @@ async fn three_schedulers_on_one_database_run_each_day_once() {
     assert_eq!(world.scalar("SELECT count(*) FROM job_runs").await, 2);
 }
 
-#[tokio::test]
-async fn the_scheduler_waits_for_run_at_and_uses_the_local_date() {
-    let world = world(RUN_DAY).await;
+async fn the_scheduler_waits_for_run_at_and_uses_the_local_date<B: TestBackend>() {
+    let world = world::<B>(RUN_DAY).await;
     let id = world.mentor("Lapses on the 14th", "2026-06-14").await;
     let scheduler =
         engine::scheduler::Scheduler::new(world.engine.clone(), std::time::Duration::from_secs(1));
@@ -201,9 +202,8 @@ async fn the_scheduler_waits_for_run_at_and_uses_the_local_date() {
     );
 }
 
-#[tokio::test]
-async fn a_run_at_half_past_midnight_in_oslo_uses_the_oslo_date() {
-    let world = world(RUN_DAY).await;
+async fn a_run_at_half_past_midnight_in_oslo_uses_the_oslo_date<B: TestBackend>() {
+    let world = world::<B>(RUN_DAY).await;
     let config = engine::expiry::ExpiryConfig {
         run_at: engine::expiry::RunAt::parse("00:15").unwrap(),
         ..engine::expiry::ExpiryConfig::default()
@@ -222,3 +222,12 @@ async fn a_run_at_half_past_midnight_in_oslo_uses_the_oslo_date() {
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].business_date, date("2026-06-15"));
 }
+
+testkit::on_both_backends!(
+    one_run_does_what_the_rules_say,
+    the_same_day_run_five_times_changes_nothing_after_the_first,
+    ten_concurrent_runs_on_separate_connections_equal_one_run,
+    three_schedulers_on_one_database_run_each_day_once,
+    the_scheduler_waits_for_run_at_and_uses_the_local_date,
+    a_run_at_half_past_midnight_in_oslo_uses_the_oslo_date,
+);

@@ -1,19 +1,53 @@
 use domain::MentorStatus;
 use store::RunOutcome;
 use store::Store;
+use testkit::TestBackend;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn a_failed_run_records_its_error_and_leaves_no_half_applied_batch() {
-    let world = world(RUN_DAY).await;
+/// A trigger that refuses every `certification_expired` notification with an error naming
+/// `test_no_expiry_notices` (SQLite cannot add a CHECK constraint to an existing table).
+async fn refuse_expiry_notices<B: TestBackend>(world: &World<B>) {
+    if B::NAME == "postgres" {
+        world
+            .execute(
+                "CREATE FUNCTION test_no_expiry_notices() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'test_no_expiry_notices'; END $$",
+            )
+            .await;
+        world
+            .execute(
+                "CREATE TRIGGER test_no_expiry_notices BEFORE INSERT ON notifications FOR EACH ROW \
+                 WHEN (NEW.kind = 'certification_expired') EXECUTE FUNCTION test_no_expiry_notices()",
+            )
+            .await;
+    } else {
+        world
+            .execute(
+                "CREATE TRIGGER test_no_expiry_notices BEFORE INSERT ON notifications \
+                 WHEN NEW.kind = 'certification_expired' \
+                 BEGIN SELECT RAISE(ABORT, 'test_no_expiry_notices'); END",
+            )
+            .await;
+    }
+}
+
+async fn accept_expiry_notices<B: TestBackend>(world: &World<B>) {
+    if B::NAME == "postgres" {
+        world
+            .execute("DROP TRIGGER test_no_expiry_notices ON notifications")
+            .await;
+    } else {
+        world.execute("DROP TRIGGER test_no_expiry_notices").await;
+    }
+}
+
+async fn a_failed_run_records_its_error_and_leaves_no_half_applied_batch<B: TestBackend>() {
+    let world = world::<B>(RUN_DAY).await;
     let population = populate(&world).await;
     let effects_before = world.effects().await;
     // Make every expiry notice fail to insert: the batch statement that carries it must fail whole.
-    sqlx::query("ALTER TABLE notifications ADD CONSTRAINT test_no_expiry_notices CHECK (kind <> 'certification_expired')")
-        .execute(world.store.pool())
-        .await
-        .unwrap();
+    refuse_expiry_notices(&world).await;
     let error = world
         .engine
         .run_expiry(&world.org, date(RUN_DAY))
@@ -35,42 +69,45 @@ async fn a_failed_run_records_its_error_and_leaves_no_half_applied_batch() {
         effects_before,
         "no effect at all: the run stopped at its first batch"
     );
-    let (outcome, error): (String, Option<String>) =
-        sqlx::query_as("SELECT outcome, error FROM job_runs ORDER BY id DESC LIMIT 1")
-            .fetch_one(world.store.pool())
-            .await
-            .unwrap();
-    assert_eq!(outcome, "failed");
+    let runs = world.store.runs(world.org.id, 1, None).await.unwrap();
+    let last = &runs.items[0];
+    assert_eq!(last.outcome, RunOutcome::Failed);
     assert!(
-        error.unwrap_or_default().contains("test_no_expiry_notices"),
+        last.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("test_no_expiry_notices"),
         "the run log names the cause"
     );
 
     // Fixed, the next run does everything once.
-    sqlx::query("ALTER TABLE notifications DROP CONSTRAINT test_no_expiry_notices")
-        .execute(world.store.pool())
-        .await
-        .unwrap();
+    accept_expiry_notices(&world).await;
     let report = world.run().await;
     assert_eq!(report.outcome, RunOutcome::Succeeded);
     assert_eq!(report.counts.expired, 6);
 }
 
-#[tokio::test]
-async fn an_injected_duplicate_is_found_and_keeps_one_alert_open_across_runs() {
-    let world = world(RUN_DAY).await;
+async fn an_injected_duplicate_is_found_and_keeps_one_alert_open_across_runs<B: TestBackend>() {
+    let world = world::<B>(RUN_DAY).await;
     let id = world.mentor("Kari", "2026-06-22").await;
     world.run().await;
     // Copy the 7-day reminder notification, as a double send would have.
-    sqlx::query(
-        "INSERT INTO notifications (id, org_id, recipient_user_id, recipient_mentor_id, kind, mentor_id, payload, created_at) \
-         SELECT gen_random_uuid(), org_id, recipient_user_id, recipient_mentor_id, kind, mentor_id, payload, created_at \
-         FROM notifications WHERE kind = 'certification_reminder' AND mentor_id = $1",
-    )
-    .bind(id.0)
-    .execute(world.store.pool())
-    .await
-    .unwrap();
+    // (A new id: a random UUID on PostgreSQL, 16 random bytes on SQLite, where ids are BLOBs.)
+    let new_id = match B::NAME {
+        "postgres" => "gen_random_uuid()",
+        _ => "randomblob(16)",
+    };
+    // (The mentor by its email: uuids have no portable literal.)
+    let email = world.store.mentor(world.org.id, id).await.unwrap().email;
+    let copied = world
+        .execute(&format!(
+            "INSERT INTO notifications (id, org_id, recipient_user_id, recipient_mentor_id, kind, mentor_id, payload, created_at) \
+             SELECT {new_id}, org_id, recipient_user_id, recipient_mentor_id, kind, mentor_id, payload, created_at \
+             FROM notifications WHERE kind = 'certification_reminder' \
+               AND mentor_id = (SELECT id FROM mentors WHERE email = '{email}')"
+        ))
+        .await;
+    assert_eq!(copied, 1);
     for _ in 0..3 {
         let report = world.run().await;
         assert_eq!(report.counts.findings, 1);
@@ -106,10 +143,9 @@ async fn an_injected_duplicate_is_found_and_keeps_one_alert_open_across_runs() {
     );
 
     // Cleaned up by hand: the next run finds nothing and resolves the alert.
-    sqlx::query("DELETE FROM notifications WHERE id = (SELECT id FROM notifications WHERE kind = 'certification_reminder' ORDER BY id DESC LIMIT 1)")
-        .execute(world.store.pool())
-        .await
-        .unwrap();
+    world
+        .execute("DELETE FROM notifications WHERE id = (SELECT id FROM notifications WHERE kind = 'certification_reminder' ORDER BY id DESC LIMIT 1)")
+        .await;
     let report = world.run().await;
     assert_eq!(report.counts.findings, 0);
     assert_eq!(
@@ -119,3 +155,8 @@ async fn an_injected_duplicate_is_found_and_keeps_one_alert_open_across_runs() {
         0
     );
 }
+
+testkit::on_both_backends!(
+    a_failed_run_records_its_error_and_leaves_no_half_applied_batch,
+    an_injected_duplicate_is_found_and_keeps_one_alert_open_across_runs,
+);

@@ -7,9 +7,8 @@ use domain::{
 };
 use engine::Engine;
 use engine::expiry::ExpiryConfig;
-use store::{Actor, NewCertification, NewMentor, NewOrg, NewUser, Org, Store, User};
-use store_postgres::PgStore;
-use testkit::TestDatabase;
+use store::{Actor, NewCertification, NewMentor, NewOrg, NewUser, Notification, Org, Store, User};
+use testkit::TestBackend;
 
 pub fn date(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -21,19 +20,18 @@ pub fn noon(day: &str) -> DateTime<Utc> {
     Utc.from_utc_datetime(&d.and_hms_opt(10, 0, 0).unwrap())
 }
 
-pub struct World {
-    pub store: PgStore,
+pub struct World<B: TestBackend> {
+    pub store: B::Store,
     pub clock: FixedClock,
-    pub engine: Engine<PgStore>,
+    pub engine: Engine<B::Store>,
     pub org: Org,
     pub coordinators: Vec<User>,
-    pub db: TestDatabase,
+    pub db: B::Database,
 }
 
-pub async fn world(today: &str) -> World {
-    let db = TestDatabase::create().await;
-    let store = PgStore::connect(db.url(), 10).await.unwrap();
-    store.migrate().await.unwrap();
+pub async fn world<B: TestBackend>(today: &str) -> World<B> {
+    let db = B::create().await;
+    let store = B::open(&db, 10).await;
     let clock = FixedClock::new(noon(today));
     let org = store
         .create_org(NewOrg {
@@ -70,9 +68,9 @@ pub async fn world(today: &str) -> World {
     }
 }
 
-/// Another engine with its own connection pool on the same database, like another instance.
-pub async fn instance(world: &World, name: &str) -> Engine<PgStore> {
-    let store = PgStore::connect(world.db.url(), 4).await.unwrap();
+/// Another engine with its own store (connection pool) on the same database, like another instance.
+pub async fn instance<B: TestBackend>(world: &World<B>, name: &str) -> Engine<B::Store> {
+    let store = B::open(&world.db, 4).await;
     let config = ExpiryConfig {
         instance: name.to_owned(),
         batch_size: 7,
@@ -81,7 +79,7 @@ pub async fn instance(world: &World, name: &str) -> Engine<PgStore> {
     Engine::new(store, Arc::new(world.clock.clone())).with_expiry_config(config)
 }
 
-pub fn engine_on(store: PgStore, clock: &FixedClock) -> Engine<PgStore> {
+pub fn engine_on<S: Store>(store: S, clock: &FixedClock) -> Engine<S> {
     // A small batch size makes every test cross batch boundaries.
     let config = ExpiryConfig {
         batch_size: 7,
@@ -97,7 +95,7 @@ pub struct MentorSpec<'a> {
     pub expires_on: Option<&'a str>,
 }
 
-impl World {
+impl<B: TestBackend> World<B> {
     pub fn set_today(&self, day: &str) {
         self.clock.set(noon(day));
     }
@@ -155,45 +153,76 @@ impl World {
         self.store.mentor(self.org.id, id).await.unwrap().status
     }
 
+    /// The one integer a (portable) query returns.
     pub async fn scalar(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sql)
-            .fetch_one(self.store.pool())
-            .await
-            .unwrap()
+        B::scalar(&self.db, sql).await
+    }
+
+    /// Run a (portable) statement; returns the rows it changed.
+    pub async fn execute(&self, sql: &str) -> u64 {
+        B::execute(&self.db, sql).await
     }
 
     /// Everything the runs did, as comparable text: ledger, history, notifications, outbox, digests.
+    /// Mentors, users and organisations appear by their unique email or slug (ids have no portable
+    /// text form).
     pub async fn effects(&self) -> Vec<String> {
         let queries = [
-            "SELECT mentor_id::text || ' ' || threshold_days || ' ' || certification_expires_on || ' ' || outcome || ' ' || business_date FROM cert_expiry_reminders ORDER BY 1",
-            "SELECT mentor_id::text || ' ' || coalesce(from_status, '-') || '>' || to_status || ' ' || coalesce(idempotency_key, '-') FROM status_history ORDER BY 1",
-            "SELECT coalesce(recipient_user_id::text, recipient_mentor_id::text) || ' ' || kind || ' ' || coalesce(mentor_id::text, '-') || ' ' || coalesce(payload->>'business_date', '') || ' ' || coalesce((payload->'counts')::text, '') FROM notifications ORDER BY 1",
-            "SELECT mentor_id::text || ' ' || mentor_version FROM sync_outbox ORDER BY 1",
-            "SELECT mentor_id::text || ' ' || resume_on FROM resume_notices ORDER BY 1",
-            "SELECT org_id::text || ' ' || business_date FROM digests ORDER BY 1",
+            "SELECT m.email || ' ' || r.threshold_days || ' ' || r.certification_expires_on || ' ' || r.outcome || ' ' || r.business_date \
+             FROM cert_expiry_reminders r JOIN mentors m ON m.id = r.mentor_id ORDER BY 1",
+            "SELECT m.email || ' ' || coalesce(h.from_status, '-') || '>' || h.to_status || ' ' || coalesce(h.idempotency_key, '-') \
+             FROM status_history h JOIN mentors m ON m.id = h.mentor_id ORDER BY 1",
+            "SELECT coalesce(u.email, rm.email) || ' ' || n.kind || ' ' || coalesce(nm.email, '-') || ' ' \
+                    || coalesce(n.payload ->> 'business_date', '') || ' ' || coalesce(n.payload ->> 'counts', '') \
+             FROM notifications n \
+             LEFT JOIN users u ON u.id = n.recipient_user_id \
+             LEFT JOIN mentors rm ON rm.id = n.recipient_mentor_id \
+             LEFT JOIN mentors nm ON nm.id = n.mentor_id ORDER BY 1",
+            "SELECT m.email || ' ' || o.mentor_version FROM sync_outbox o JOIN mentors m ON m.id = o.mentor_id ORDER BY 1",
+            "SELECT m.email || ' ' || r.resume_on FROM resume_notices r JOIN mentors m ON m.id = r.mentor_id ORDER BY 1",
+            "SELECT o.slug || ' ' || d.business_date FROM digests d JOIN organisations o ON o.id = d.org_id ORDER BY 1",
         ];
         let mut out = Vec::new();
         for sql in queries {
-            let rows: Vec<String> = sqlx::query_scalar(sql)
-                .fetch_all(self.store.pool())
-                .await
-                .unwrap();
-            out.extend(rows);
+            out.extend(B::strings(&self.db, sql).await);
         }
         out
     }
 
     pub async fn notifications_of_kind(&self, kind: &str) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM notifications WHERE kind = $1")
-            .bind(kind)
-            .fetch_one(self.store.pool())
+        assert!(kind.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        self.scalar(&format!(
+            "SELECT count(*) FROM notifications WHERE kind = '{kind}'"
+        ))
+        .await
+    }
+
+    /// The notifications a mentor's login sees (newest first), through the store, with a login
+    /// created for it.
+    pub async fn mentor_notifications(&self, mentor: MentorId) -> Vec<Notification> {
+        let login = self
+            .store
+            .create_user(NewUser {
+                org_id: self.org.id,
+                email: Email::parse(&format!("login-{}@hlf.no", uuid::Uuid::new_v4().simple()))
+                    .unwrap(),
+                role: Role::Mentor,
+                mentor_id: Some(mentor),
+                auth_subject: None,
+                password_hash: None,
+            })
+            .await
+            .unwrap();
+        self.store
+            .notifications(&login, false, 100, None)
             .await
             .unwrap()
+            .items
     }
 }
 
 /// Pause a mentor as a coordinator would, with an optional return date.
-pub async fn pause(world: &World, id: MentorId, resume_on: Option<&str>) {
+pub async fn pause<B: TestBackend>(world: &World<B>, id: MentorId, resume_on: Option<&str>) {
     let action = domain::Action::Pause {
         reason: domain::Reason::parse("ferie").unwrap(),
         resume_on: resume_on.map(date),
@@ -220,7 +249,7 @@ pub struct Population {
 
 pub const RUN_DAY: &str = "2026-06-15";
 
-pub async fn populate(world: &World) -> Population {
+pub async fn populate<B: TestBackend>(world: &World<B>) -> Population {
     world.set_today("2026-06-10");
     let lapsed_dates = [
         "2026-06-01",
@@ -268,17 +297,16 @@ pub async fn populate(world: &World) -> Population {
 }
 
 /// Counts of everything the run did, comparable across databases (ids differ).
-pub async fn summary(world: &World) -> Vec<(String, i64)> {
+pub async fn summary<B: TestBackend>(world: &World<B>) -> Vec<String> {
     let sql = "
-        SELECT 'reminder ' || threshold_days || ' ' || outcome, count(*) FROM cert_expiry_reminders GROUP BY 1
-        UNION ALL SELECT 'history ' || coalesce(from_status, '-') || '>' || to_status || ' ' || actor_kind, count(*) FROM status_history GROUP BY 1
-        UNION ALL SELECT 'notification ' || kind, count(*) FROM notifications GROUP BY 1
-        UNION ALL SELECT 'outbox', count(*) FROM sync_outbox
-        UNION ALL SELECT 'resume notice', count(*) FROM resume_notices
-        UNION ALL SELECT 'digest', count(*) FROM digests
+        SELECT 'reminder ' || threshold_days || ' ' || outcome || ': ' || count(*) FROM cert_expiry_reminders
+            GROUP BY threshold_days, outcome
+        UNION ALL SELECT 'history ' || coalesce(from_status, '-') || '>' || to_status || ' ' || actor_kind || ': ' || count(*)
+            FROM status_history GROUP BY from_status, to_status, actor_kind
+        UNION ALL SELECT 'notification ' || kind || ': ' || count(*) FROM notifications GROUP BY kind
+        UNION ALL SELECT 'outbox: ' || count(*) FROM sync_outbox
+        UNION ALL SELECT 'resume notice: ' || count(*) FROM resume_notices
+        UNION ALL SELECT 'digest: ' || count(*) FROM digests
         ORDER BY 1";
-    sqlx::query_as(sql)
-        .fetch_all(world.store.pool())
-        .await
-        .unwrap()
+    B::strings(&world.db, sql).await
 }

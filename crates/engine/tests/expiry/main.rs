@@ -1,4 +1,4 @@
-//! The nightly expiry run against a real PostgreSQL database (one per test).
+//! The nightly expiry run against a real database (one per test), on PostgreSQL and on SQLite.
 
 extern crate mentor_status_engine as engine;
 

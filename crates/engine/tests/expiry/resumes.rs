@@ -1,11 +1,11 @@
 use domain::MentorStatus;
 use store::Store;
+use testkit::TestBackend;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn a_paused_mentor_is_told_before_the_return_and_resumed_on_the_date() {
-    let world = world("2026-06-01").await;
+async fn a_paused_mentor_is_told_before_the_return_and_resumed_on_the_date<B: TestBackend>() {
+    let world = world::<B>("2026-06-01").await;
     let id = world.mentor("Kari", "2027-06-01").await;
     pause(&world, id, Some("2026-06-20")).await;
     let mut notices_seen = Vec::new();
@@ -42,9 +42,8 @@ async fn a_paused_mentor_is_told_before_the_return_and_resumed_on_the_date() {
     );
 }
 
-#[tokio::test]
-async fn a_return_after_a_missed_night_still_happens_once() {
-    let world = world("2026-06-01").await;
+async fn a_return_after_a_missed_night_still_happens_once<B: TestBackend>() {
+    let world = world::<B>("2026-06-01").await;
     let id = world.mentor("Kari", "2026-06-10").await;
     pause(&world, id, Some("2026-06-12")).await;
     // No runs until the 15th: the return date has passed and the certification lapsed meanwhile.
@@ -58,3 +57,8 @@ async fn a_return_after_a_missed_night_still_happens_once() {
     let again = world.run().await;
     assert_eq!(again.counts.resumed_into_expired, 0);
 }
+
+testkit::on_both_backends!(
+    a_paused_mentor_is_told_before_the_return_and_resumed_on_the_date,
+    a_return_after_a_missed_night_still_happens_once,
+);

@@ -1,10 +1,12 @@
 use serde_json::json;
+use testkit::TestBackend;
 
 use crate::helpers::world;
 
-#[tokio::test]
-async fn rotated_credentials_open_one_alert_pause_pushing_and_recover_with_the_new_secret() {
-    let w = world().await;
+async fn rotated_credentials_open_one_alert_pause_pushing_and_recover_with_the_new_secret<
+    B: TestBackend,
+>() {
+    let w = world::<B>().await;
     let links = w.linked_mentors(4).await;
     w.drain().await;
     let (cancel, task) = w.spawn_relay();
@@ -74,3 +76,7 @@ async fn rotated_credentials_open_one_alert_pause_pushing_and_recover_with_the_n
             .ok
     );
 }
+
+testkit::on_both_backends!(
+    rotated_credentials_open_one_alert_pause_pushing_and_recover_with_the_new_secret,
+);

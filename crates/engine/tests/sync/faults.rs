@@ -2,12 +2,14 @@ use std::time::Duration;
 
 use dataverse_sim::RateLimit;
 use serde_json::json;
+use testkit::TestBackend;
 
 use crate::helpers::{test_relay_config, world, world_with};
 
-#[tokio::test]
-async fn a_429_storm_sends_nothing_during_retry_after_costs_no_attempt_and_converges() {
-    let w = world_with(test_relay_config(), |client| client.batch_size = 5).await;
+async fn a_429_storm_sends_nothing_during_retry_after_costs_no_attempt_and_converges<
+    B: TestBackend,
+>() {
+    let w = world_with::<B>(test_relay_config(), |client| client.batch_size = 5).await;
     let links = w.linked_mentors(40).await;
     w.sim.faults().set_rate_limit(Some(RateLimit {
         requests: 3,
@@ -40,11 +42,12 @@ async fn a_429_storm_sends_nothing_during_retry_after_costs_no_attempt_and_conve
     );
 }
 
-#[tokio::test]
-async fn with_30_percent_server_errors_and_timeouts_every_mentor_converges_and_none_is_dead() {
+async fn with_30_percent_server_errors_and_timeouts_every_mentor_converges_and_none_is_dead<
+    B: TestBackend,
+>() {
     // Batches of two: enough requests (and retries) that both faults surely happen (the chance that
     // no request of ~40 times out at a 15 % share is below 0.2 %).
-    let w = world_with(test_relay_config(), |client| {
+    let w = world_with::<B>(test_relay_config(), |client| {
         client.batch_size = 2;
         client.request_timeout = Duration::from_millis(300);
     })
@@ -73,13 +76,12 @@ async fn with_30_percent_server_errors_and_timeouts_every_mentor_converges_and_n
     );
 }
 
-#[tokio::test]
-async fn transient_failures_past_the_retry_budget_are_dead_with_one_alert() {
+async fn transient_failures_past_the_retry_budget_are_dead_with_one_alert<B: TestBackend>() {
     let config = engine::sync::RelayConfig {
         retry_budget: Duration::from_millis(200),
         ..test_relay_config()
     };
-    let w = world_with(config, |_| {}).await;
+    let w = world_with::<B>(config, |_| {}).await;
     let links = w.linked_mentors(2).await;
     w.sim.faults().set_server_error_share(1.0);
     let mut dead = 0;
@@ -116,9 +118,8 @@ async fn transient_failures_past_the_retry_budget_are_dead_with_one_alert() {
     }
 }
 
-#[tokio::test]
-async fn a_missing_contact_flags_its_mentor_and_all_others_sync() {
-    let w = world().await;
+async fn a_missing_contact_flags_its_mentor_and_all_others_sync<B: TestBackend>() {
+    let w = world::<B>().await;
     let links = w.linked_mentors(6).await;
     let (gone_mentor, gone_contact) = links[2];
     w.sim.remove_contact(gone_contact);
@@ -147,9 +148,8 @@ async fn a_missing_contact_flags_its_mentor_and_all_others_sync() {
     assert_eq!(w.drain().await.claimed, 0);
 }
 
-#[tokio::test]
-async fn a_failure_inside_a_batch_affects_only_its_mentor() {
-    let w = world().await;
+async fn a_failure_inside_a_batch_affects_only_its_mentor<B: TestBackend>() {
+    let w = world::<B>().await;
     let links = w.linked_mentors(8).await;
     let (bad_mentor, bad_contact) = links[5];
     w.sim.faults().fail_contact(bad_contact, 400);
@@ -176,3 +176,11 @@ async fn a_failure_inside_a_batch_affects_only_its_mentor() {
     assert_eq!(status.lag.confirmed, 7);
     assert!(status.lag.p99_ms.is_some());
 }
+
+testkit::on_both_backends!(
+    a_429_storm_sends_nothing_during_retry_after_costs_no_attempt_and_converges,
+    with_30_percent_server_errors_and_timeouts_every_mentor_converges_and_none_is_dead,
+    transient_failures_past_the_retry_budget_are_dead_with_one_alert,
+    a_missing_contact_flags_its_mentor_and_all_others_sync,
+    a_failure_inside_a_batch_affects_only_its_mentor,
+);

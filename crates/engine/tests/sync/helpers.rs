@@ -15,17 +15,16 @@ use engine::Engine;
 use engine::sync::{Integration, ListingSync, Mapping, PassReport, Relay, RelayConfig};
 use serde_json::{Value, json};
 use store::{Actor, NewCertification, NewMentor, NewOrg, NewUser, Org, Store, User};
-use store_postgres::PgStore;
-use testkit::TestDatabase;
+use testkit::TestBackend;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub const VISIBLE: &str = "hlf_showonwebsite";
 
-pub struct World {
-    pub db: TestDatabase,
-    pub store: PgStore,
-    pub engine: Engine<PgStore>,
+pub struct World<B: TestBackend> {
+    pub db: B::Database,
+    pub store: B::Store,
+    pub engine: Engine<B::Store>,
     pub org: Org,
     pub coordinator: User,
     pub sim: Simulator,
@@ -45,19 +44,21 @@ pub fn test_relay_config() -> RelayConfig {
     }
 }
 
-pub async fn world() -> World {
+pub async fn world<B: TestBackend>() -> World<B> {
     world_with(test_relay_config(), |_| {}).await
 }
 
-pub async fn world_with(config: RelayConfig, client: impl FnOnce(&mut ClientConfig)) -> World {
+pub async fn world_with<B: TestBackend>(
+    config: RelayConfig,
+    client: impl FnOnce(&mut ClientConfig),
+) -> World<B> {
     // `RUST_LOG=debug cargo test …` shows what the relay did.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    let db = TestDatabase::create().await;
-    let store = PgStore::connect(db.url(), 10).await.unwrap();
-    store.migrate().await.unwrap();
+    let db = B::create().await;
+    let store = B::open(&db, 10).await;
     let org = store
         .create_org(NewOrg {
             slug: OrgSlug::parse("hlf").unwrap(),
@@ -121,7 +122,7 @@ pub fn integration_for(
     }
 }
 
-impl World {
+impl<B: TestBackend> World<B> {
     /// `n` active mentors, each linked by contact id to a contact that exists (hidden) in the sim.
     pub async fn linked_mentors(&self, n: usize) -> Vec<(MentorId, Uuid)> {
         let mut mentors = Vec::new();
@@ -168,7 +169,7 @@ impl World {
         links
     }
 
-    pub fn relay(&self) -> Relay<PgStore> {
+    pub fn relay(&self) -> Relay<B::Store> {
         Relay::new(
             self.engine.clone(),
             self.integration.clone(),
@@ -244,11 +245,14 @@ impl World {
         }
     }
 
+    /// The one integer a (portable) query returns.
     pub async fn scalar(&self, sql: &str) -> i64 {
-        sqlx::query_scalar::<_, i64>(sql)
-            .fetch_one(self.store.pool())
-            .await
-            .unwrap()
+        B::scalar(&self.db, sql).await
+    }
+
+    /// Run a (portable) statement; returns the rows it changed.
+    pub async fn execute(&self, sql: &str) -> u64 {
+        B::execute(&self.db, sql).await
     }
 
     pub async fn mentor_sync_state(&self, mentor: MentorId) -> &'static str {

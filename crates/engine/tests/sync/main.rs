@@ -1,4 +1,5 @@
-//! The listing sync against real PostgreSQL and the Dataverse simulator over real HTTP.
+//! The listing sync against a real database (PostgreSQL and SQLite) and the Dataverse simulator over
+//! real HTTP.
 
 extern crate mentor_status_engine as engine;
 

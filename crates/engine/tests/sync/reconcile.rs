@@ -1,11 +1,13 @@
 use serde_json::json;
-use store::RunOutcome;
+use store::{RunOutcome, Store};
+use testkit::TestBackend;
 
 use crate::helpers::{VISIBLE, world};
 
-#[tokio::test]
-async fn records_changed_behind_our_back_are_found_requeued_fixed_and_reported_as_drift() {
-    let w = world().await;
+async fn records_changed_behind_our_back_are_found_requeued_fixed_and_reported_as_drift<
+    B: TestBackend,
+>() {
+    let w = world::<B>().await;
     let links = w.linked_mentors(6).await;
     w.drain().await;
     // Behind our back: two records hidden, one record deleted.
@@ -43,17 +45,14 @@ async fn records_changed_behind_our_back_are_found_requeued_fixed_and_reported_a
     assert_eq!(again.counts.drift, 0);
 }
 
-#[tokio::test]
-async fn the_nightly_sync_queues_mentors_whose_pushed_version_is_behind() {
-    let w = world().await;
+async fn the_nightly_sync_queues_mentors_whose_pushed_version_is_behind<B: TestBackend>() {
+    let w = world::<B>().await;
     let links = w.linked_mentors(3).await;
     w.drain().await;
     // Rows lost (e.g. deleted by hand): the mentor is behind with nothing queued.
     w.pause(links[1].0).await;
-    sqlx::query("DELETE FROM sync_outbox WHERE state = 'pending'")
-        .execute(w.store.pool())
-        .await
-        .unwrap();
+    w.execute("DELETE FROM sync_outbox WHERE state = 'pending'")
+        .await;
     let report = w.engine.run_listing_sync(&w.org).await.unwrap();
     assert_eq!(report.counts.queued, 1);
     w.drain().await;
@@ -61,19 +60,20 @@ async fn the_nightly_sync_queues_mentors_whose_pushed_version_is_behind() {
     assert_eq!(w.mentor_sync_state(links[1].0).await, "in_sync");
 }
 
-#[tokio::test]
-async fn the_scheduler_runs_the_listing_sync_once_a_day_after_the_expiry_run() {
-    let w = world().await;
+async fn the_scheduler_runs_the_listing_sync_once_a_day_after_the_expiry_run<B: TestBackend>() {
+    let w = world::<B>().await;
     w.linked_mentors(2).await;
     let scheduler =
         engine::scheduler::Scheduler::new(w.engine.clone(), std::time::Duration::from_secs(1));
     scheduler.tick().await.unwrap();
     scheduler.tick().await.unwrap();
-    let runs: Vec<(String, String)> =
-        sqlx::query_as("SELECT job, outcome FROM job_runs ORDER BY started_at, job")
-            .fetch_all(w.store.pool())
-            .await
-            .unwrap();
+    // The run log through the store, in the order the runs started.
+    let mut log = w.store.runs(w.org.id, 10, None).await.unwrap().items;
+    log.sort_by(|a, b| (a.started_at, &a.job).cmp(&(b.started_at, &b.job)));
+    let runs: Vec<(String, String)> = log
+        .into_iter()
+        .map(|run| (run.job, run.outcome.as_str().to_owned()))
+        .collect();
     assert_eq!(
         runs,
         vec![
@@ -92,3 +92,9 @@ async fn the_scheduler_runs_the_listing_sync_once_a_day_after_the_expiry_run() {
         "the scheduled run checked the credentials"
     );
 }
+
+testkit::on_both_backends!(
+    records_changed_behind_our_back_are_found_requeued_fixed_and_reported_as_drift,
+    the_nightly_sync_queues_mentors_whose_pushed_version_is_behind,
+    the_scheduler_runs_the_listing_sync_once_a_day_after_the_expiry_run,
+);

@@ -1,10 +1,11 @@
 use serde_json::json;
+use store::Store;
+use testkit::TestBackend;
 
 use crate::helpers::{test_relay_config, world, world_with};
 
-#[tokio::test]
-async fn a_transition_reaches_dynamics_without_any_nightly_job() {
-    let w = world().await;
+async fn a_transition_reaches_dynamics_without_any_nightly_job<B: TestBackend>() {
+    let w = world::<B>().await;
     let links = w.linked_mentors(3).await;
     let (cancel, task) = w.spawn_relay();
     // Registration queued every mentor: all become visible.
@@ -32,9 +33,8 @@ async fn a_transition_reaches_dynamics_without_any_nightly_job() {
     );
 }
 
-#[tokio::test]
-async fn pause_then_resume_ends_visible_and_a_stale_row_never_regresses_it() {
-    let w = world().await;
+async fn pause_then_resume_ends_visible_and_a_stale_row_never_regresses_it<B: TestBackend>() {
+    let w = world::<B>().await;
     let links = w.linked_mentors(1).await;
     let (mentor, contact) = links[0];
     w.drain().await;
@@ -54,24 +54,19 @@ async fn pause_then_resume_ends_visible_and_a_stale_row_never_regresses_it() {
     // An old row put back by hand (as a retry would) pushes the CURRENT state, not its own.
     w.pause(mentor).await;
     w.drain().await;
-    sqlx::query(
+    w.execute(
         "UPDATE sync_outbox SET state = 'pending', done_at = NULL \
          WHERE id = (SELECT min(id) FROM sync_outbox)",
     )
-    .execute(w.store.pool())
-    .await
-    .unwrap();
+    .await;
     w.drain().await;
     assert_eq!(w.visible(contact), json!(false), "the paused state stays");
 }
 
-#[tokio::test]
-async fn two_relays_on_separate_connections_push_each_change_once() {
-    let w = world().await;
+async fn two_relays_on_separate_connections_push_each_change_once<B: TestBackend>() {
+    let w = world::<B>().await;
     let links = w.linked_mentors(40).await;
-    let other_store = store_postgres::PgStore::connect(w.db.url(), 4)
-        .await
-        .unwrap();
+    let other_store = B::open(&w.db, 4).await;
     let other = engine::Engine::new(
         other_store,
         std::sync::Arc::new(domain::FixedClock::new(w.engine.clock().now())),
@@ -88,7 +83,7 @@ async fn two_relays_on_separate_connections_push_each_change_once() {
         w.config.clone(),
         uuid::Uuid::new_v4(),
     );
-    let drain = |relay: engine::sync::Relay<store_postgres::PgStore>| async move {
+    let drain = |relay: engine::sync::Relay<B::Store>| async move {
         let mut pushed = 0;
         loop {
             let pass = relay.pass().await.unwrap();
@@ -115,18 +110,18 @@ async fn two_relays_on_separate_connections_push_each_change_once() {
     }
 }
 
-#[tokio::test]
-async fn a_status_changed_by_hand_in_sql_is_synced_too() {
-    let w = world().await;
+async fn a_status_changed_by_hand_in_sql_is_synced_too<B: TestBackend>() {
+    let w = world::<B>().await;
     let links = w.linked_mentors(1).await;
     let (mentor, contact) = links[0];
     w.drain().await;
     let (cancel, task) = w.spawn_relay();
-    sqlx::query("UPDATE mentors SET status = 'inactive' WHERE id = $1")
-        .bind(mentor.0)
-        .execute(w.store.pool())
-        .await
-        .unwrap();
+    // (The mentor by its email: uuids have no portable literal.)
+    let email = w.store.mentor(w.org.id, mentor).await.unwrap().email;
+    w.execute(&format!(
+        "UPDATE mentors SET status = 'inactive' WHERE email = '{email}'"
+    ))
+    .await;
     w.eventually(10, "the hand-made change pushed", || {
         w.visible(contact) == json!(false)
     })
@@ -136,9 +131,8 @@ async fn a_status_changed_by_hand_in_sql_is_synced_too() {
     assert_eq!(w.scalar("SELECT max(version) FROM mentors").await, 2);
 }
 
-#[tokio::test]
-async fn unlinked_mentors_are_reported_never_guessed() {
-    let w = world().await;
+async fn unlinked_mentors_are_reported_never_guessed<B: TestBackend>() {
+    let w = world::<B>().await;
     let mentor = w
         .engine
         .register_mentor(
@@ -157,10 +151,9 @@ async fn unlinked_mentors_are_reported_never_guessed() {
     assert_eq!(w.mentor_sync_state(mentor.mentor.id).await, "unlinked");
 }
 
-#[tokio::test]
-async fn force_sync_queues_at_high_priority_and_is_pushed_first() {
+async fn force_sync_queues_at_high_priority_and_is_pushed_first<B: TestBackend>() {
     // One mentor per claim, to see the order.
-    let w = world_with(test_relay_config(), |client| client.batch_size = 1).await;
+    let w = world_with::<B>(test_relay_config(), |client| client.batch_size = 1).await;
     let links = w.linked_mentors(5).await;
     w.drain().await;
     // Drift behind our back, then a coordinator forces a sync of that mentor.
@@ -185,3 +178,12 @@ async fn force_sync_queues_at_high_priority_and_is_pushed_first() {
     w.drain().await;
     assert_eq!(w.visible(contact), json!(true));
 }
+
+testkit::on_both_backends!(
+    a_transition_reaches_dynamics_without_any_nightly_job,
+    pause_then_resume_ends_visible_and_a_stale_row_never_regresses_it,
+    two_relays_on_separate_connections_push_each_change_once,
+    a_status_changed_by_hand_in_sql_is_synced_too,
+    unlinked_mentors_are_reported_never_guessed,
+    force_sync_queues_at_high_priority_and_is_pushed_first,
+);

@@ -1,10 +1,10 @@
-//! Fixtures both store test binaries use. Each uses a part of them, hence the allowance.
+//! Fixtures the Postgres-only test binaries share. Each uses a part of them, hence the allowance.
 #![allow(dead_code)]
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{OrgSlug, OrgTimeZone};
 use mentor_status_store_postgres::PgStore;
-use store::{NewOrg, Org, Store, StoreError};
+use store::{NewOrg, Org, Store};
 use testkit::TestDatabase;
 
 /// A migrated store on its own database; the database is dropped with this value.
@@ -14,12 +14,8 @@ pub struct Db {
 }
 
 pub async fn db() -> Db {
-    db_with_connections(5).await
-}
-
-pub async fn db_with_connections(max: u32) -> Db {
     let db = TestDatabase::create().await;
-    let store = PgStore::connect(db.url(), max).await.expect("connect");
+    let store = PgStore::connect(db.url(), 5).await.expect("connect");
     store.migrate().await.expect("migrate");
     Db { store, _db: db }
 }
@@ -49,11 +45,4 @@ pub async fn count(store: &PgStore, table: &str) -> i64 {
         .fetch_one(store.pool())
         .await
         .unwrap()
-}
-
-pub fn assert_not_found(err: StoreError, entity: &str) {
-    match err {
-        StoreError::NotFound { entity: e } => assert_eq!(e, entity),
-        other => panic!("expected NotFound({entity}), got {other:?}"),
-    }
 }

@@ -1,6 +1,7 @@
 use chrono::Utc;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use testkit::TestBackend;
 
 use crate::helpers::*;
 
@@ -22,9 +23,8 @@ fn classify(reply: &Reply) -> Option<Expect> {
     }
 }
 
-#[tokio::test]
-async fn every_endpoint_answers_each_role_and_token_as_designed() {
-    let app = spawn_app().await;
+async fn every_endpoint_answers_each_role_and_token_as_designed<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     let own = app.own_mentor.to_string();
     let target = id_of(
         &app.create_mentor("Mål Mentor", "maal@hlf.no", Some("2027-01-01"))
@@ -362,9 +362,8 @@ async fn every_endpoint_answers_each_role_and_token_as_designed() {
     );
 }
 
-#[tokio::test]
-async fn malformed_authorization_headers_are_401_problems() {
-    let app = spawn_app().await;
+async fn malformed_authorization_headers_are_401_problems<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     for header in ["Basic abc", "Bearer", "Bearer ", "bearer token"] {
         let reply = app
             .call_with(
@@ -378,3 +377,8 @@ async fn malformed_authorization_headers_are_401_problems() {
         reply.problem(401);
     }
 }
+
+testkit::on_both_backends!(
+    every_endpoint_answers_each_role_and_token_as_designed,
+    malformed_authorization_headers_are_401_problems,
+);

@@ -10,8 +10,7 @@ use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use store::{Actor, NewCertification, NewMentor, NewOrg, NewUser, Org, Store, User};
-use store_postgres::PgStore;
-use testkit::TestDatabase;
+use testkit::TestBackend;
 use web::TokenKeys;
 
 pub const SECRET: &str = "test-secret-test-secret-test-secret!";
@@ -24,10 +23,10 @@ pub struct Login {
     pub token: String,
 }
 
-pub struct TestApp {
+pub struct TestApp<B: TestBackend> {
     pub address: String,
     pub client: reqwest::Client,
-    pub store: PgStore,
+    pub store: B::Store,
     pub keys: TokenKeys,
     pub clock: FixedClock,
     pub org: Org,
@@ -39,13 +38,12 @@ pub struct TestApp {
     pub other_org: Org,
     pub other_coordinator: Login,
     // Declared last: dropped after everything that uses the database.
-    _db: TestDatabase,
+    pub db: B::Database,
 }
 
-pub async fn spawn_app() -> TestApp {
-    let db = TestDatabase::create().await;
-    let store = PgStore::connect(db.url(), 10).await.expect("connect");
-    store.migrate().await.expect("migrate");
+pub async fn spawn_app<B: TestBackend>() -> TestApp<B> {
+    let db = B::create().await;
+    let store = B::open(&db, 10).await;
     let clock = FixedClock::new(Utc.with_ymd_and_hms(2026, 6, 15, 10, 0, 0).unwrap());
     let keys = TokenKeys::from_secret(&SecretString::from(SECRET.to_owned())).unwrap();
 
@@ -113,7 +111,7 @@ pub async fn spawn_app() -> TestApp {
         clock,
         org,
         other_org,
-        _db: db,
+        db,
     }
 }
 
@@ -121,7 +119,7 @@ pub fn date(s: &str) -> chrono::NaiveDate {
     s.parse().unwrap()
 }
 
-async fn create_org(store: &PgStore, slug: &str) -> Org {
+async fn create_org(store: &impl Store, slug: &str) -> Org {
     store
         .create_org(NewOrg {
             slug: OrgSlug::parse(slug).unwrap(),
@@ -133,7 +131,7 @@ async fn create_org(store: &PgStore, slug: &str) -> Org {
 }
 
 pub async fn login(
-    store: &PgStore,
+    store: &impl Store,
     keys: &TokenKeys,
     org: &Org,
     email: &str,
@@ -191,7 +189,7 @@ impl Reply {
     }
 }
 
-impl TestApp {
+impl<B: TestBackend> TestApp<B> {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -268,33 +266,52 @@ impl TestApp {
         reply.body
     }
 
-    /// Counts rows with plain SQL, to see what really was written.
-    pub async fn count(&self, sql: &str, mentor: MentorId) -> i64 {
-        sqlx::query_scalar(sql)
-            .bind(mentor.0)
-            .fetch_one(self.store.pool())
+    /// Counts the rows of `table` about `mentor` (a mentor of `org`) with plain SQL, to see what
+    /// really was written; `condition` narrows them further (columns of `table` as `t.`). Portable SQL
+    /// cannot compare uuids (SQLite keeps them as 16-byte BLOBs), so the mentor is named by its
+    /// organisation's slug and its email.
+    pub async fn count(&self, table: &str, mentor: MentorId, condition: Option<&str>) -> i64 {
+        let record = self
+            .store
+            .mentor(self.org.id, mentor)
             .await
-            .unwrap()
+            .expect("mentor");
+        let literal = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        let sql = format!(
+            "SELECT count(*) FROM {table} t \
+             JOIN mentors m ON m.id = t.mentor_id \
+             JOIN organisations o ON o.id = m.org_id \
+             WHERE o.slug = {} AND m.email = {}{}",
+            literal(&record.org_slug),
+            literal(&record.email),
+            condition.map(|c| format!(" AND ({c})")).unwrap_or_default(),
+        );
+        B::scalar(&self.db, &sql).await
     }
 
+    /// Status history rows of `mentor` (of `org`), read through the store page by page.
     pub async fn history_rows(&self, mentor: MentorId) -> i64 {
-        self.count(
-            "SELECT count(*) FROM status_history WHERE mentor_id = $1",
-            mentor,
-        )
-        .await
+        let (mut rows, mut before) = (0, None);
+        loop {
+            let page = self
+                .store
+                .history(self.org.id, mentor, 100, before)
+                .await
+                .expect("history");
+            rows += i64::try_from(page.items.len()).unwrap();
+            match page.next {
+                Some(next) => before = Some(next),
+                None => return rows,
+            }
+        }
     }
 
     pub async fn outbox_rows(&self, mentor: MentorId) -> i64 {
-        self.count(
-            "SELECT count(*) FROM sync_outbox WHERE mentor_id = $1",
-            mentor,
-        )
-        .await
+        self.count("sync_outbox", mentor, None).await
     }
 }
 
-impl TestApp {
+impl<B: TestBackend> TestApp<B> {
     pub fn clock_now(&self) -> chrono::DateTime<Utc> {
         self.clock.now()
     }

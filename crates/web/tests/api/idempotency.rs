@@ -1,11 +1,11 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use testkit::TestBackend;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn the_same_key_and_body_replays_the_first_response() {
-    let app = spawn_app().await;
+async fn the_same_key_and_body_replays_the_first_response<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     let id = app.own_mentor;
     let path = format!("/api/v1/mentors/{id}/pause");
     let body = json!({"reason": "ferie"});
@@ -67,9 +67,8 @@ async fn the_same_key_and_body_replays_the_first_response() {
     assert_eq!(replayed.body["id"], created.body["id"]);
 }
 
-#[tokio::test]
-async fn the_same_key_with_another_body_is_422_and_changes_nothing() {
-    let app = spawn_app().await;
+async fn the_same_key_with_another_body_is_422_and_changes_nothing<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     let id = app.own_mentor;
     let path = format!("/api/v1/mentors/{id}/pause");
     let key = [("idempotency-key", "k1")];
@@ -108,9 +107,8 @@ async fn the_same_key_with_another_body_is_422_and_changes_nothing() {
     );
 }
 
-#[tokio::test]
-async fn keys_belong_to_their_user_and_refusals_replay_too() {
-    let app = spawn_app().await;
+async fn keys_belong_to_their_user_and_refusals_replay_too<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     let id = app.own_mentor;
     let path = format!("/api/v1/mentors/{id}/resume");
     let key = [("idempotency-key", "shared")];
@@ -152,3 +150,9 @@ async fn keys_belong_to_their_user_and_refusals_replay_too() {
         .await;
     bad_key.problem(400);
 }
+
+testkit::on_both_backends!(
+    the_same_key_and_body_replays_the_first_response,
+    the_same_key_with_another_body_is_422_and_changes_nothing,
+    keys_belong_to_their_user_and_refusals_replay_too,
+);

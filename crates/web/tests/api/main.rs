@@ -1,4 +1,4 @@
-//! The JSON API over real HTTP against a real PostgreSQL database (one per test).
+//! The JSON API over real HTTP, against a fresh database per test, on PostgreSQL and on SQLite.
 
 extern crate mentor_status_web as web;
 

@@ -1,11 +1,11 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use testkit::TestBackend;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn me_describes_the_caller_and_their_mentor_profile() {
-    let app = spawn_app().await;
+async fn me_describes_the_caller_and_their_mentor_profile<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     let me = app.get("/api/v1/me", &app.mentor).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.body);
     assert_eq!(me.body["email"], "kari@hlf.no");
@@ -17,9 +17,8 @@ async fn me_describes_the_caller_and_their_mentor_profile() {
     assert_eq!(coordinator.body["mentor"], Value::Null);
 }
 
-#[tokio::test]
-async fn a_mentor_pauses_and_resumes_themself_and_coordinators_are_told() {
-    let app = spawn_app().await;
+async fn a_mentor_pauses_and_resumes_themself_and_coordinators_are_told<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     let second_coordinator = login(
         &app.store,
         &app.keys,
@@ -75,9 +74,8 @@ async fn a_mentor_pauses_and_resumes_themself_and_coordinators_are_told() {
     assert_eq!(mentor_inbox.body["items"].as_array().unwrap().len(), 0);
 }
 
-#[tokio::test]
-async fn a_login_without_a_mentor_profile_cannot_pause_itself() {
-    let app = spawn_app().await;
+async fn a_login_without_a_mentor_profile_cannot_pause_itself<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     let reply = app
         .post(
             "/api/v1/me/pause",
@@ -88,9 +86,8 @@ async fn a_login_without_a_mentor_profile_cannot_pause_itself() {
     reply.problem(403);
 }
 
-#[tokio::test]
-async fn notifications_are_marked_read_once_and_only_by_their_recipient() {
-    let app = spawn_app().await;
+async fn notifications_are_marked_read_once_and_only_by_their_recipient<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     app.post("/api/v1/me/pause", &app.mentor, json!({"reason": "ferie"}))
         .await;
     let inbox = app.get("/api/v1/notifications", &app.coordinator).await;
@@ -164,3 +161,10 @@ async fn notifications_are_marked_read_once_and_only_by_their_recipient() {
         .await;
     bad.invalid_field("unread");
 }
+
+testkit::on_both_backends!(
+    me_describes_the_caller_and_their_mentor_profile,
+    a_mentor_pauses_and_resumes_themself_and_coordinators_are_told,
+    a_login_without_a_mentor_profile_cannot_pause_itself,
+    notifications_are_marked_read_once_and_only_by_their_recipient,
+);

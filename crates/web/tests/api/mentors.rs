@@ -1,11 +1,11 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use testkit::TestBackend;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn health_endpoints_report_a_ready_database() {
-    let app = spawn_app().await;
+async fn health_endpoints_report_a_ready_database<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     let alive = app.call(Method::GET, "/healthz", None, None).await;
     assert_eq!(alive.status, StatusCode::OK);
     assert_eq!(alive.body["status"], "ok");
@@ -15,9 +15,8 @@ async fn health_endpoints_report_a_ready_database() {
     assert_eq!(ready.body["checks"]["migrations"], "current");
 }
 
-#[tokio::test]
-async fn registering_a_mentor_returns_the_contract_shape() {
-    let app = spawn_app().await;
+async fn registering_a_mentor_returns_the_contract_shape<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     let created = app
         .create_mentor("Ola Hansen", "Ola@Example.no", Some("2026-07-15"))
         .await;
@@ -65,9 +64,8 @@ async fn registering_a_mentor_returns_the_contract_shape() {
     );
 }
 
-#[tokio::test]
-async fn a_mentor_without_a_valid_certification_starts_expired() {
-    let app = spawn_app().await;
+async fn a_mentor_without_a_valid_certification_starts_expired<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     let none = app
         .create_mentor("Uten Sertifikat", "uten@hlf.no", None)
         .await;
@@ -88,9 +86,8 @@ async fn a_mentor_without_a_valid_certification_starts_expired() {
     assert_eq!(last_day["certification"]["days_left"], 0);
 }
 
-#[tokio::test]
-async fn a_dynamics_link_is_kept_and_patch_changes_details() {
-    let app = spawn_app().await;
+async fn a_dynamics_link_is_kept_and_patch_changes_details<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     let reply = app
         .post(
             "/api/v1/mentors",
@@ -125,9 +122,8 @@ async fn a_dynamics_link_is_kept_and_patch_changes_details() {
     );
 }
 
-#[tokio::test]
-async fn the_list_filters_searches_and_pages() {
-    let app = spawn_app().await;
+async fn the_list_filters_searches_and_pages<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     // Kari Nordmann (expires 2027-06-15) exists already.
     let a = app
         .create_mentor("Anne Aas", "anne@hlf.no", Some("2026-06-20"))
@@ -214,9 +210,8 @@ async fn the_list_filters_searches_and_pages() {
     assert_eq!(seen, names(&all), "pages cover everything once, in order");
 }
 
-#[tokio::test]
-async fn history_is_newest_first_with_who_and_why() {
-    let app = spawn_app().await;
+async fn history_is_newest_first_with_who_and_why<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     let id = app.own_mentor;
     let path = format!("/api/v1/mentors/{id}");
     app.post(
@@ -268,3 +263,12 @@ async fn history_is_newest_first_with_who_and_why() {
     assert_eq!(second.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(second.body["items"][0]["id"], items[2]["id"]);
 }
+
+testkit::on_both_backends!(
+    health_endpoints_report_a_ready_database,
+    registering_a_mentor_returns_the_contract_shape,
+    a_mentor_without_a_valid_certification_starts_expired,
+    a_dynamics_link_is_kept_and_patch_changes_details,
+    the_list_filters_searches_and_pages,
+    history_is_newest_first_with_who_and_why,
+);

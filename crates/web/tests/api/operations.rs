@@ -2,12 +2,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use store::Store;
+use testkit::TestBackend;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn admins_read_and_change_the_thresholds_and_others_may_not() {
-    let app = spawn_app().await;
+async fn admins_read_and_change_the_thresholds_and_others_may_not<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     let settings = app.get("/api/v1/org/settings", &app.admin).await;
     assert_eq!(settings.status, StatusCode::OK, "{}", settings.body);
     assert_eq!(settings.body["thresholds_days"], serde_json::Value::Null);
@@ -78,9 +78,8 @@ async fn admins_read_and_change_the_thresholds_and_others_may_not() {
     other.problem(403);
 }
 
-#[tokio::test]
-async fn runs_reminders_and_alerts_are_listed_for_the_organisation() {
-    let app = spawn_app().await;
+async fn runs_reminders_and_alerts_are_listed_for_the_organisation<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     // Kari's certification ends 2027-06-15; this one 5 days from the end of 2026-06-15, and one whose
     // last valid day is today, which lapses by tomorrow's run.
     let soon = app
@@ -228,3 +227,8 @@ async fn runs_reminders_and_alerts_are_listed_for_the_organisation() {
     let none_elsewhere = app.get("/api/v1/alerts", &app.other_coordinator).await;
     assert_eq!(none_elsewhere.body["items"].as_array().unwrap().len(), 0);
 }
+
+testkit::on_both_backends!(
+    admins_read_and_change_the_thresholds_and_others_may_not,
+    runs_reminders_and_alerts_are_listed_for_the_organisation,
+);

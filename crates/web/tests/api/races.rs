@@ -1,12 +1,12 @@
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
+use testkit::TestBackend;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn twenty_concurrent_pauses_of_one_mentor_apply_exactly_once() {
-    let app = spawn_app().await;
+async fn twenty_concurrent_pauses_of_one_mentor_apply_exactly_once<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     let id = app.own_mentor;
     let history_before = app.history_rows(id).await;
     let outbox_before = app.outbox_rows(id).await;
@@ -34,17 +34,13 @@ async fn twenty_concurrent_pauses_of_one_mentor_apply_exactly_once() {
     assert_eq!(app.history_rows(id).await, history_before + 1);
     assert_eq!(app.outbox_rows(id).await, outbox_before + 1);
     let coordinator_notes = app
-        .count(
-            "SELECT count(*) FROM notifications WHERE mentor_id = $1 AND kind = 'mentor_paused'",
-            id,
-        )
+        .count("notifications", id, Some("t.kind = 'mentor_paused'"))
         .await;
     assert_eq!(coordinator_notes, 1, "one coordinator, one notification");
 }
 
-#[tokio::test]
-async fn a_renewal_racing_a_pause_both_apply() {
-    let app = spawn_app().await;
+async fn a_renewal_racing_a_pause_both_apply<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     for round in 0..8 {
         let mentor = app
             .create_mentor("Racer", &format!("racer{round}@hlf.no"), Some("2026-06-30"))
@@ -67,13 +63,13 @@ async fn a_renewal_racing_a_pause_both_apply() {
         assert_eq!(now["status"], "paused");
         assert_eq!(now["certification"]["expires_on"], "2028-06-15");
         assert_eq!(now["version"], 3, "both changes bumped the version once");
-        let certifications = app
-            .count(
-                "SELECT count(*) FROM certifications WHERE mentor_id = $1",
-                id,
-            )
-            .await;
+        let certifications = app.count("certifications", id, None).await;
         assert_eq!(certifications, 2);
         assert_eq!(app.history_rows(id).await, 2, "registration and the pause");
     }
 }
+
+testkit::on_both_backends!(
+    twenty_concurrent_pauses_of_one_mentor_apply_exactly_once,
+    a_renewal_racing_a_pause_both_apply,
+);

@@ -1,11 +1,11 @@
 use reqwest::StatusCode;
 use serde_json::json;
+use testkit::TestBackend;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn force_sync_queues_the_mentor_at_high_priority_and_the_status_counts_it() {
-    let app = spawn_app().await;
+async fn force_sync_queues_the_mentor_at_high_priority_and_the_status_counts_it<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     let mentor = id_of(
         &app.create_mentor("Synk Mentor", "synk@hlf.no", Some("2027-01-01"))
             .await,
@@ -29,11 +29,8 @@ async fn force_sync_queues_the_mentor_at_high_priority_and_the_status_counts_it(
     assert_eq!(forced.status, StatusCode::ACCEPTED, "{}", forced.body);
     assert_eq!(forced.body["queued"], 1);
     assert_eq!(
-        app.count(
-            "SELECT count(*) FROM sync_outbox WHERE mentor_id = $1 AND priority > 0",
-            mentor
-        )
-        .await,
+        app.count("sync_outbox", mentor, Some("t.priority > 0"))
+            .await,
         1
     );
     // Forcing again while the first is waiting queues nothing more.
@@ -66,13 +63,13 @@ async fn force_sync_queues_the_mentor_at_high_priority_and_the_status_counts_it(
     assert_eq!(after.body["lag"]["window_hours"], 24);
 }
 
-#[tokio::test]
-async fn dead_letters_are_retried_through_the_api() {
-    let app = spawn_app().await;
-    sqlx::query("UPDATE sync_outbox SET state = 'dead', last_error = 'HTTP 400'")
-        .execute(app.store.pool())
-        .await
-        .unwrap();
+async fn dead_letters_are_retried_through_the_api<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
+    B::execute(
+        &app.db,
+        "UPDATE sync_outbox SET state = 'dead', last_error = 'HTTP 400'",
+    )
+    .await;
     let status = app.get("/api/v1/sync/status", &app.coordinator).await;
     assert_eq!(status.body["dead"], 1);
     assert_eq!(status.body["dead_letters"][0]["last_error"], "HTTP 400");
@@ -95,9 +92,8 @@ async fn dead_letters_are_retried_through_the_api() {
     .invalid_field("mentor");
 }
 
-#[tokio::test]
-async fn an_org_wide_push_queues_every_linked_mentor() {
-    let app = spawn_app().await;
+async fn an_org_wide_push_queues_every_linked_mentor<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     for n in 0..3 {
         let reply = app
             .post(
@@ -114,3 +110,9 @@ async fn an_org_wide_push_queues_every_linked_mentor() {
     assert_eq!(pushed.status, StatusCode::ACCEPTED, "{}", pushed.body);
     assert_eq!(pushed.body["queued"], 3, "linked mentors only");
 }
+
+testkit::on_both_backends!(
+    force_sync_queues_the_mentor_at_high_priority_and_the_status_counts_it,
+    dead_letters_are_retried_through_the_api,
+    an_org_wide_push_queues_every_linked_mentor,
+);

@@ -1,10 +1,11 @@
 use chrono::{TimeZone, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use testkit::TestBackend;
 
 use crate::helpers::*;
 
-async fn act(app: &TestApp, id: &str, action: &str) -> Reply {
+async fn act<B: TestBackend>(app: &TestApp<B>, id: &str, action: &str) -> Reply {
     let body = match action {
         "pause" => json!({"reason": "ferie"}),
         "deactivate" => json!({"reason": "sluttet"}),
@@ -19,7 +20,7 @@ async fn act(app: &TestApp, id: &str, action: &str) -> Reply {
 }
 
 /// Brings a fresh mentor to `status` through the API.
-async fn mentor_in(app: &TestApp, status: &str, n: usize) -> String {
+async fn mentor_in<B: TestBackend>(app: &TestApp<B>, status: &str, n: usize) -> String {
     let email = format!("m{n}@hlf.no");
     let mentor = match status {
         "certification_expired" => {
@@ -38,9 +39,10 @@ async fn mentor_in(app: &TestApp, status: &str, n: usize) -> String {
     id
 }
 
-#[tokio::test]
-async fn every_transition_of_the_table_works_and_every_other_is_refused_with_the_current_status() {
-    let app = spawn_app().await;
+async fn every_transition_of_the_table_works_and_every_other_is_refused_with_the_current_status<
+    B: TestBackend,
+>() {
+    let app = spawn_app::<B>().await;
     // (from, action) -> expected status afterwards, or None when refused. Certifications valid,
     // except for `certification_expired` mentors.
     let table: &[(&str, &str, Option<&str>)] = &[
@@ -104,9 +106,8 @@ async fn every_transition_of_the_table_works_and_every_other_is_refused_with_the
     }
 }
 
-#[tokio::test]
-async fn a_pause_keeps_its_reason_and_return_date_and_resume_clears_them() {
-    let app = spawn_app().await;
+async fn a_pause_keeps_its_reason_and_return_date_and_resume_clears_them<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     let id = app.own_mentor;
     let paused = app
         .post(
@@ -133,9 +134,10 @@ async fn a_pause_keeps_its_reason_and_return_date_and_resume_clears_them() {
     assert_eq!(resumed.body["version"], 3);
 }
 
-#[tokio::test]
-async fn resume_and_reactivate_land_in_certification_expired_when_it_lapsed_meanwhile() {
-    let app = spawn_app().await;
+async fn resume_and_reactivate_land_in_certification_expired_when_it_lapsed_meanwhile<
+    B: TestBackend,
+>() {
+    let app = spawn_app::<B>().await;
     let mentor = app
         .create_mentor("Snart Utløpt", "snart@hlf.no", Some("2026-06-20"))
         .await;
@@ -166,9 +168,8 @@ async fn resume_and_reactivate_land_in_certification_expired_when_it_lapsed_mean
     );
 }
 
-#[tokio::test]
-async fn a_renewal_lifts_certification_expired_but_never_a_manual_pause() {
-    let app = spawn_app().await;
+async fn a_renewal_lifts_certification_expired_but_never_a_manual_pause<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     let lapsed = app
         .create_mentor("Utløpt", "utlopt@hlf.no", Some("2026-06-01"))
         .await;
@@ -210,9 +211,8 @@ async fn a_renewal_lifts_certification_expired_but_never_a_manual_pause() {
     );
 }
 
-#[tokio::test]
-async fn changes_made_by_others_notify_the_mentor() {
-    let app = spawn_app().await;
+async fn changes_made_by_others_notify_the_mentor<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     let id = app.own_mentor;
     act(&app, &id.to_string(), "pause").await;
     let inbox = app.get("/api/v1/notifications", &app.mentor).await;
@@ -229,3 +229,11 @@ async fn changes_made_by_others_notify_the_mentor() {
         "the actor is not told about their own act"
     );
 }
+
+testkit::on_both_backends!(
+    every_transition_of_the_table_works_and_every_other_is_refused_with_the_current_status,
+    a_pause_keeps_its_reason_and_return_date_and_resume_clears_them,
+    resume_and_reactivate_land_in_certification_expired_when_it_lapsed_meanwhile,
+    a_renewal_lifts_certification_expired_but_never_a_manual_pause,
+    changes_made_by_others_notify_the_mentor,
+);

@@ -1,10 +1,11 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use testkit::TestBackend;
 
 use crate::helpers::*;
 
 /// Asserts the mentor's history, outbox and status are what they were.
-async fn unchanged(app: &TestApp, history: i64, outbox: i64) {
+async fn unchanged<B: TestBackend>(app: &TestApp<B>, history: i64, outbox: i64) {
     assert_eq!(
         app.history_rows(app.own_mentor).await,
         history,
@@ -18,9 +19,8 @@ async fn unchanged(app: &TestApp, history: i64, outbox: i64) {
     assert_eq!(app.mentor_json(app.own_mentor).await["status"], "active");
 }
 
-#[tokio::test]
-async fn bad_pause_requests_name_the_field_and_write_nothing() {
-    let app = spawn_app().await;
+async fn bad_pause_requests_name_the_field_and_write_nothing<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     let id = app.own_mentor;
     let path = format!("/api/v1/mentors/{id}/pause");
     let (history, outbox) = (app.history_rows(id).await, app.outbox_rows(id).await);
@@ -96,9 +96,8 @@ async fn bad_pause_requests_name_the_field_and_write_nothing() {
     );
 }
 
-#[tokio::test]
-async fn bad_mentors_and_certifications_name_the_field_and_write_nothing() {
-    let app = spawn_app().await;
+async fn bad_mentors_and_certifications_name_the_field_and_write_nothing<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     let mentors_before = app.get("/api/v1/mentors", &app.coordinator).await.body["items"]
         .as_array()
         .unwrap()
@@ -145,12 +144,7 @@ async fn bad_mentors_and_certifications_name_the_field_and_write_nothing() {
 
     let id = app.own_mentor;
     let (history, outbox) = (app.history_rows(id).await, app.outbox_rows(id).await);
-    let certs = app
-        .count(
-            "SELECT count(*) FROM certifications WHERE mentor_id = $1",
-            id,
-        )
-        .await;
+    let certs = app.count("certifications", id, None).await;
     let reply = app
         .post(
             &format!("/api/v1/mentors/{id}/certifications"),
@@ -159,14 +153,7 @@ async fn bad_mentors_and_certifications_name_the_field_and_write_nothing() {
         )
         .await;
     reply.invalid_field("expires_on");
-    assert_eq!(
-        app.count(
-            "SELECT count(*) FROM certifications WHERE mentor_id = $1",
-            id
-        )
-        .await,
-        certs
-    );
+    assert_eq!(app.count("certifications", id, None).await, certs);
     let duplicate = app.create_mentor("Annen", "annen@hlf.no", None).await;
     let patch = app
         .call(
@@ -180,9 +167,8 @@ async fn bad_mentors_and_certifications_name_the_field_and_write_nothing() {
     unchanged(&app, history, outbox).await;
 }
 
-#[tokio::test]
-async fn bad_list_parameters_and_ids_are_named() {
-    let app = spawn_app().await;
+async fn bad_list_parameters_and_ids_are_named<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
     for (query, field) in [
         ("status=on_leave", "status"),
         ("expiring_within_days=-1", "expiring_within_days"),
@@ -203,3 +189,9 @@ async fn bad_list_parameters_and_ids_are_named() {
     let unknown_route = app.get("/api/v1/nothing-here", &app.coordinator).await;
     unknown_route.problem(404);
 }
+
+testkit::on_both_backends!(
+    bad_pause_requests_name_the_field_and_write_nothing,
+    bad_mentors_and_certifications_name_the_field_and_write_nothing,
+    bad_list_parameters_and_ids_are_named,
+);

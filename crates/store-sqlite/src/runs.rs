@@ -1,0 +1,320 @@
+//! The run log and the scheduler's claims. A scheduled run is claimed by inserting (job, organisation,
+//! business date); a claim whose lease ran out before it completed is taken over by whoever updates it
+//! first. Lease comparisons use the caller's clock (`at`), so every caller and every test judges a
+//! lease by the same injectable clock.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::OrgId;
+use sqlx::SqliteConnection;
+use store::{
+    FinishedRun, NewRun, Page, RunCounts, RunFinish, RunId, RunOutcome, RunRecord, RunTrigger,
+    StoreError, StoreResult,
+};
+use uuid::Uuid;
+
+use crate::db::Db;
+use crate::digest::write_digest;
+use crate::error::{bad_column, db_err};
+use crate::time::Ts;
+
+pub(crate) async fn claim_scheduled_run(db: &Db, run: NewRun) -> StoreResult<bool> {
+    let mut tx = db.begin().await?;
+    require_organisation(&mut tx, run.org).await?;
+    // The run the claim names now, if any: the one this claimer takes over if it wins. (The write
+    // transaction holds the database, so nobody changes the claim in between.)
+    let previous: Option<Uuid> = sqlx::query_scalar(
+        "SELECT run_id FROM scheduled_claims WHERE job = ?1 AND org_id = ?2 AND business_date = ?3",
+    )
+    .bind(&run.job)
+    .bind(run.org.0)
+    .bind(run.business_date)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    // The insert, or the take-over of an expired and uncompleted claim, is the claim: a row comes
+    // back only when this statement wrote it.
+    let won: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO scheduled_claims (job, org_id, business_date, run_id, lease_until) \
+         VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (job, org_id, business_date) DO UPDATE \
+             SET run_id = excluded.run_id, lease_until = excluded.lease_until \
+             WHERE scheduled_claims.completed_at IS NULL AND scheduled_claims.lease_until < ?6 \
+         RETURNING run_id",
+    )
+    .bind(&run.job)
+    .bind(run.org.0)
+    .bind(run.business_date)
+    .bind(run.id.0)
+    .bind(Ts(run.lease_until))
+    .bind(Ts(run.at))
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    if won.is_none() {
+        tx.rollback().await.map_err(db_err)?;
+        return Ok(false);
+    }
+    if let Some(previous) = previous.filter(|p| *p != run.id.0) {
+        // The instance that held it died or stalled; the log says so instead of "running" forever.
+        sqlx::query(
+            "UPDATE job_runs \
+             SET outcome = 'failed', finished_at = ?2, lease_until = NULL, \
+                 error = 'lease expired; taken over by ' || ?3 \
+             WHERE id = ?1 AND outcome = 'running'",
+        )
+        .bind(previous)
+        .bind(Ts(run.at))
+        .bind(&run.instance)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tracing::warn!(job = %run.job, org = %run.org, date = %run.business_date, previous = %previous,
+            "took over a scheduled run whose lease expired");
+    }
+    insert_run(&mut tx, &run).await?;
+    db.commit(tx).await?;
+    Ok(true)
+}
+
+pub(crate) async fn start_run(db: &Db, run: NewRun) -> StoreResult<()> {
+    let mut tx = db.begin().await?;
+    require_organisation(&mut tx, run.org).await?;
+    insert_run(&mut tx, &run).await?;
+    db.commit(tx).await
+}
+
+/// A missing organisation is `NotFound`, as the PostgreSQL backend reports it; SQLite's foreign-key
+/// failure would not say which row is missing.
+async fn require_organisation(conn: &mut SqliteConnection, org: OrgId) -> StoreResult<()> {
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM organisations WHERE id = ?1)")
+            .bind(org.0)
+            .fetch_one(conn)
+            .await
+            .map_err(db_err)?;
+    if exists {
+        Ok(())
+    } else {
+        Err(StoreError::not_found("organisation"))
+    }
+}
+
+async fn insert_run(conn: &mut SqliteConnection, run: &NewRun) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO job_runs (id, job, org_id, business_date, trigger, instance, started_at, \
+                               outcome, counts, lease_until) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running', ?8, ?9)",
+    )
+    .bind(run.id.0)
+    .bind(&run.job)
+    .bind(run.org.0)
+    .bind(run.business_date)
+    .bind(run.trigger.as_str())
+    .bind(&run.instance)
+    .bind(Ts(run.at))
+    .bind(counts_json(&RunCounts::default())?)
+    .bind(Ts(run.lease_until))
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+pub(crate) async fn renew_run_lease(db: &Db, run: RunId, until: DateTime<Utc>) -> StoreResult<()> {
+    let mut tx = db.begin().await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM job_runs WHERE id = ?1)")
+        .bind(run.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    if !exists {
+        return Err(StoreError::not_found("run"));
+    }
+    // A run that was taken over no longer names the claim, and is no longer `running`, so renewing it
+    // changes nothing: the new owner keeps the claim.
+    sqlx::query("UPDATE job_runs SET lease_until = ?2 WHERE id = ?1 AND outcome = 'running'")
+        .bind(run.0)
+        .bind(Ts(until))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    sqlx::query(
+        "UPDATE scheduled_claims SET lease_until = ?2 WHERE run_id = ?1 AND completed_at IS NULL",
+    )
+    .bind(run.0)
+    .bind(Ts(until))
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    db.commit(tx).await
+}
+
+pub(crate) async fn finish_run(db: &Db, finish: RunFinish) -> StoreResult<FinishedRun> {
+    if finish.outcome == RunOutcome::Running {
+        return Err(StoreError::Other(
+            "a run finishes as succeeded or failed, not running".into(),
+        ));
+    }
+    // One writer at a time: finishes of one organisation see each other's outcome, so the last run to
+    // finish sees every other one finished and writes the digest.
+    let mut tx = db.begin().await?;
+    let run: Option<(Uuid, String)> =
+        sqlx::query_as("SELECT org_id, job FROM job_runs WHERE id = ?1")
+            .bind(finish.run.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+    let (org, job) = run.ok_or(StoreError::not_found("run"))?;
+    sqlx::query(
+        "UPDATE job_runs \
+         SET finished_at = ?2, outcome = ?3, counts = ?4, error = ?5, lease_until = NULL \
+         WHERE id = ?1",
+    )
+    .bind(finish.run.0)
+    .bind(Ts(finish.at))
+    .bind(finish.outcome.as_str())
+    .bind(counts_json(&finish.counts)?)
+    .bind(&finish.error)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    // Only success completes the claim; a failed run's claim is retried once its lease runs out. A
+    // run that was taken over no longer names the claim and completes nothing.
+    if finish.outcome == RunOutcome::Succeeded {
+        sqlx::query(
+            "UPDATE scheduled_claims SET completed_at = ?2 WHERE run_id = ?1 AND completed_at IS NULL",
+        )
+        .bind(finish.run.0)
+        .bind(Ts(finish.at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    }
+    let finished = match finish.digest_for {
+        Some(date) if finish.outcome == RunOutcome::Succeeded => {
+            write_digest(&mut tx, OrgId(org), &job, finish.run, date, finish.at).await?
+        }
+        _ => FinishedRun::default(),
+    };
+    db.commit(tx).await?;
+    Ok(finished)
+}
+
+/// A digest asked for again by a run that finished while another was alive.
+pub(crate) async fn retry_digest(
+    db: &Db,
+    org: OrgId,
+    job: &str,
+    run: RunId,
+    date: NaiveDate,
+    at: DateTime<Utc>,
+) -> StoreResult<FinishedRun> {
+    let mut tx = db.begin().await?;
+    let finished = write_digest(&mut tx, org, job, run, date, at).await?;
+    db.commit(tx).await?;
+    Ok(finished)
+}
+
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    id: Uuid,
+    job: String,
+    org_id: Uuid,
+    business_date: NaiveDate,
+    trigger: String,
+    instance: String,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    outcome: String,
+    counts: String,
+    error: Option<String>,
+}
+
+impl TryFrom<RunRow> for RunRecord {
+    type Error = StoreError;
+    fn try_from(row: RunRow) -> Result<Self, StoreError> {
+        Ok(RunRecord {
+            id: RunId(row.id),
+            job: row.job,
+            org_id: OrgId(row.org_id),
+            business_date: row.business_date,
+            trigger: match row.trigger.as_str() {
+                "scheduled" => RunTrigger::Scheduled,
+                "manual" => RunTrigger::Manual,
+                _ => return Err(bad_column("job_runs.trigger")),
+            },
+            instance: row.instance,
+            started_at: row.started_at,
+            finished_at: row.finished_at,
+            outcome: match row.outcome.as_str() {
+                "running" => RunOutcome::Running,
+                "succeeded" => RunOutcome::Succeeded,
+                "failed" => RunOutcome::Failed,
+                _ => return Err(bad_column("job_runs.outcome")),
+            },
+            counts: parse_counts(&row.counts)?,
+            error: row.error,
+        })
+    }
+}
+
+fn counts_json(counts: &RunCounts) -> StoreResult<String> {
+    serde_json::to_string(counts).map_err(|e| StoreError::Other(Box::new(e)))
+}
+
+/// Stored counts over the defaults: a counter added after a run was recorded reads as 0 for it.
+fn parse_counts(stored: &str) -> StoreResult<RunCounts> {
+    let bad = || bad_column("job_runs.counts");
+    let stored: serde_json::Value = serde_json::from_str(stored).map_err(|_| bad())?;
+    let mut counts =
+        serde_json::to_value(RunCounts::default()).map_err(|e| StoreError::Other(Box::new(e)))?;
+    if let (Some(defaults), serde_json::Value::Object(stored)) = (counts.as_object_mut(), stored) {
+        defaults.extend(stored);
+    }
+    serde_json::from_value(counts).map_err(|_| bad())
+}
+
+pub(crate) async fn runs(
+    db: &Db,
+    org: OrgId,
+    limit: u32,
+    before: Option<RunId>,
+) -> StoreResult<Page<RunRecord, RunId>> {
+    // Run ids are UUIDv7 stored as big-endian bytes, so newest first by id is newest first by start.
+    let rows: Vec<RunRow> = sqlx::query_as(
+        "SELECT id, job, org_id, business_date, trigger, instance, started_at, finished_at, outcome, \
+                counts, error \
+         FROM job_runs \
+         WHERE org_id = ?1 AND (?2 IS NULL OR id < ?2) \
+         ORDER BY id DESC LIMIT ?3",
+    )
+    .bind(org.0)
+    .bind(before.map(|r| r.0))
+    .bind(store::page_fetch_limit(limit))
+    .fetch_all(&db.read)
+    .await
+    .map_err(db_err)?;
+    let records = rows
+        .into_iter()
+        .map(RunRecord::try_from)
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(Page::from_fetched(records, limit, |r| r.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_missing_from_an_old_row_read_as_zero() {
+        let counts = parse_counts(r#"{ "expired": 3, "retired_counter": 1 }"#).unwrap();
+        assert_eq!(
+            counts,
+            RunCounts {
+                expired: 3,
+                ..RunCounts::default()
+            }
+        );
+        assert_eq!(parse_counts("{}").unwrap(), RunCounts::default());
+    }
+}
