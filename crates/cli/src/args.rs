@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use chrono::{Duration, NaiveDate};
 use clap::{Args, Parser, Subcommand};
-use domain::{Email, MentorId, OrgSlug, OrgTimeZone, Role};
+use domain::{Email, Locale, MentorId, OrgSlug, OrgTimeZone, Role};
 
 use crate::ttl::parse_ttl;
 
@@ -185,6 +185,9 @@ pub struct UsersAdd {
     /// one trailing newline is removed)
     #[arg(long)]
     pub password_stdin: bool,
+    /// The language of this user's emails (nb or en); the organisation's when not given
+    #[arg(long, value_parser = parse_locale)]
+    pub locale: Option<Locale>,
 }
 
 #[derive(Debug, Args)]
@@ -226,6 +229,10 @@ fn parse_email(raw: &str) -> Result<Email, String> {
 
 fn parse_role(raw: &str) -> Result<Role, String> {
     raw.parse()
+}
+
+fn parse_locale(raw: &str) -> Result<Locale, String> {
+    Locale::parse(raw)
 }
 
 #[cfg(test)]

@@ -13,6 +13,10 @@ use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::delivery_config::{
+    AlertsSection, DeliveryPlan, DeliverySection, SMTP_PASSWORD_ENV, SMTP_PASSWORD_KEY,
+    SmtpSection, delivery_plan,
+};
 use crate::error::CliError;
 use crate::sync_config::{
     OrgSection, SyncSection, client_secret_env, is_client_secret_key, read_client_secrets,
@@ -57,6 +61,12 @@ pub struct Config {
     pub scheduler: SchedulerSection,
     #[serde(default)]
     pub sync: SyncSection,
+    #[serde(default)]
+    pub smtp: SmtpSection,
+    #[serde(default)]
+    pub alerts: AlertsSection,
+    #[serde(default)]
+    pub delivery: DeliverySection,
     /// Per-organisation settings by slug; today the Dynamics integration.
     #[serde(default)]
     pub orgs: BTreeMap<String, OrgSection>,
@@ -235,6 +245,14 @@ impl Config {
                     path.display()
                 )));
             }
+            if from_file.find_value(SMTP_PASSWORD_KEY).is_ok() {
+                return Err(CliError::usage(format!(
+                    "{} sets {SMTP_PASSWORD_KEY}; secrets are not read from the configuration \
+                     file. Remove it there and set the environment variable {SMTP_PASSWORD_ENV} \
+                     instead",
+                    path.display()
+                )));
+            }
             if let Ok(figment::value::Value::Dict(_, orgs)) = from_file.find_value("orgs") {
                 for slug in orgs.keys() {
                     let key = format!("orgs.{slug}.dynamics.client_secret");
@@ -254,7 +272,7 @@ impl Config {
         // `123…` as a number and quote it in its type error.
         figment = figment.merge(
             environment()
-                .ignore(&[JWT_SECRET_KEY])
+                .ignore(&[JWT_SECRET_KEY, SMTP_PASSWORD_KEY])
                 .filter(|key| !is_client_secret_key(key.as_str())),
         );
         let mut config: Config = figment.extract().map_err(|e| {
@@ -267,6 +285,11 @@ impl Config {
         })?;
         config.auth.jwt_secret = environment()
             .only(&[JWT_SECRET_KEY])
+            .iter()
+            .next()
+            .map(|(_, value)| SecretString::from(value));
+        config.smtp.password = environment()
+            .only(&[SMTP_PASSWORD_KEY])
             .iter()
             .next()
             .map(|(_, value)| SecretString::from(value));
@@ -287,7 +310,13 @@ impl Config {
         if config.scheduler.tick_seconds == 0 {
             return Err(CliError::usage("scheduler.tick_seconds must be at least 1"));
         }
+        config.delivery_plan()?;
         Ok(config)
+    }
+
+    /// What `serve` runs for email and alert delivery, from `[smtp]`, `[alerts]` and `[delivery]`.
+    pub fn delivery_plan(&self) -> Result<DeliveryPlan, CliError> {
+        delivery_plan(&self.smtp, &self.alerts, &self.delivery)
     }
 
     /// The engine's view of `[expiry]` and `[features]`, validated.
@@ -344,6 +373,12 @@ impl Config {
             let secret = secret.expose_secret();
             if !secret.is_empty() {
                 redacted = redacted.replace(secret, "***");
+            }
+        }
+        if let Some(password) = &self.smtp.password {
+            let password = password.expose_secret();
+            if !password.is_empty() {
+                redacted = redacted.replace(password, "***");
             }
         }
         let client_secrets = self
@@ -487,6 +522,9 @@ mod tests {
             features: FeaturesSection::default(),
             scheduler: SchedulerSection::default(),
             sync: SyncSection::default(),
+            smtp: SmtpSection::default(),
+            alerts: AlertsSection::default(),
+            delivery: DeliverySection::default(),
             orgs: BTreeMap::from([("hlf".to_owned(), org_with_client_secret("dynamics-secret"))]),
         };
         let message = "failed: dbpass and a-signing-secret-of-32-bytes-or-more, dynamics-secret";

@@ -4,6 +4,7 @@
 mod args;
 mod commands;
 mod config;
+mod delivery_config;
 mod error;
 mod logging;
 mod mentor_csv;

@@ -390,6 +390,43 @@ async fn configuration_errors_exit_2_saying_what_is_wrong() {
         .expect("run mentor-status")
         .fails_with(2, &["neither a sqlite://", "MENTOR_STATUS__DATABASE_URL"]);
 
+    // Delivery settings are checked before anything starts, naming the setting.
+    let bad_smtp_url = setup.write(
+        "bad-smtp.toml",
+        "[smtp]\nurl = \"not a url\"\nfrom = \"HLF <noreply@hlf.no>\"\n",
+    );
+    setup
+        .run(&["--config", &bad_smtp_url, "serve"])
+        .fails_with(2, &["smtp.url"]);
+    let no_from = setup.write("no-from.toml", "[smtp]\nurl = \"smtp://127.0.0.1:2525\"\n");
+    setup
+        .run(&["--config", &no_from, "serve"])
+        .fails_with(2, &["smtp.from is required"]);
+    let bad_from = setup.write(
+        "bad-from.toml",
+        "[smtp]\nurl = \"smtp://127.0.0.1:2525\"\nfrom = \"nobody\"\n",
+    );
+    setup
+        .run(&["--config", &bad_from, "serve"])
+        .fails_with(2, &["smtp.from"]);
+    let smtp_password = "smtp-password-in-the-file-1234";
+    let password_in_file = setup.write(
+        "smtp-password.toml",
+        &format!("[smtp]\nurl = \"smtp://127.0.0.1:2525\"\npassword = \"{smtp_password}\"\n"),
+    );
+    let run = setup
+        .run(&["--config", &password_in_file, "serve"])
+        .fails_with(2, &["smtp.password", "MENTOR_STATUS__SMTP__PASSWORD"]);
+    assert!(!run.stderr.contains(smtp_password));
+    let alerts_without_smtp = setup.write("ops.toml", "[alerts]\nemail = \"ops@hlf.no\"\n");
+    setup
+        .run(&["--config", &alerts_without_smtp, "serve"])
+        .fails_with(2, &["alerts.email needs a mail server"]);
+    let bad_webhook = setup.write("hook.toml", "[alerts]\nwebhook_url = \"ftp://x\"\n");
+    setup
+        .run(&["--config", &bad_webhook, "serve"])
+        .fails_with(2, &["alerts.webhook_url"]);
+
     setup
         .run(&["--config", "missing.toml", "migrate"])
         .fails_with(2, &["missing.toml", "does not exist"]);

@@ -31,6 +31,11 @@ impl FixedClock {
     pub fn set(&self, at: DateTime<Utc>) {
         *self.0.lock().expect("clock mutex poisoned") = at;
     }
+
+    /// Move the clock forward by `by`.
+    pub fn advance(&self, by: chrono::Duration) {
+        *self.0.lock().expect("clock mutex poisoned") += by;
+    }
 }
 
 impl Clock for FixedClock {

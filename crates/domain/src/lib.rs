@@ -5,6 +5,7 @@
 pub mod business_date;
 pub mod certification;
 pub mod ids;
+pub mod locale;
 pub mod reminders;
 pub mod role;
 pub mod status;
@@ -14,6 +15,7 @@ pub mod transition;
 pub use business_date::{Clock, FixedClock, OrgTimeZone, SystemClock, business_date};
 pub use certification::{CertificationPeriod, days_left, is_valid_on};
 pub use ids::{CertificationId, MentorId, NotificationId, OrgId, UserId};
+pub use locale::Locale;
 pub use reminders::{ReminderDecision, Thresholds, reminder_decisions};
 pub use role::Role;
 pub use status::MentorStatus;

@@ -62,6 +62,7 @@ async fn main() {
             mentor_id: None,
             auth_subject: None,
             password_hash: None,
+            locale: None,
         })
         .await
         .unwrap();

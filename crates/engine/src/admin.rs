@@ -1,7 +1,7 @@
 //! What coordinators and admins read and change besides mentors: organisation settings, the run log,
 //! alerts, and a mentor's reminder ledger.
 
-use domain::{MentorId, Role, Thresholds};
+use domain::{Locale, MentorId, Role, Thresholds};
 use serde::{Deserialize, Serialize};
 use store::{AlertRecord, OrgSettings, Page, ReminderRecord, RunId, RunRecord, Store, User};
 use uuid::Uuid;
@@ -16,6 +16,10 @@ pub struct SettingsView {
     pub thresholds_days: Option<Vec<u16>>,
     /// The thresholds the nightly run uses now.
     pub effective_thresholds_days: Vec<u16>,
+    /// Whether notifications are also emailed.
+    pub email_enabled: bool,
+    /// The language of the organisation's emails.
+    pub locale: Locale,
     pub features: FeaturesView,
 }
 
@@ -25,11 +29,14 @@ pub struct FeaturesView {
     pub per_org_thresholds: bool,
 }
 
-/// A settings change; `thresholds_days: null` removes the organisation's own thresholds.
+/// A settings change; `thresholds_days: null` (or absent) removes the organisation's own thresholds;
+/// `email_enabled` and `locale` change only when given.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsInput {
     pub thresholds_days: Option<Vec<i64>>,
+    pub email_enabled: Option<bool>,
+    pub locale: Option<String>,
 }
 
 impl<S: Store> Engine<S> {
@@ -40,6 +47,8 @@ impl<S: Store> Engine<S> {
         Ok(SettingsView {
             thresholds_days: stored.thresholds_days,
             effective_thresholds_days: self.effective_thresholds(&org).await?.as_slice().to_vec(),
+            email_enabled: stored.email_enabled,
+            locale: stored.locale,
             features: FeaturesView {
                 per_org_thresholds: self.expiry_config().per_org_thresholds,
             },
@@ -57,8 +66,19 @@ impl<S: Store> Engine<S> {
             .map(|values| Thresholds::parse(&values).map(|t| t.as_slice().to_vec()))
             .transpose()
             .map_err(|e| EngineError::invalid("thresholds_days", e))?;
+        let locale = input
+            .locale
+            .map(|code| Locale::parse(&code))
+            .transpose()
+            .map_err(|e| EngineError::invalid("locale", e))?;
+        let stored = self.store().org_settings(user.org_id).await?;
+        let settings = OrgSettings {
+            thresholds_days,
+            email_enabled: input.email_enabled.unwrap_or(stored.email_enabled),
+            locale: locale.unwrap_or(stored.locale),
+        };
         self.store()
-            .update_org_settings(user.org_id, OrgSettings { thresholds_days })
+            .update_org_settings(user.org_id, settings)
             .await?;
         self.settings(user).await
     }

@@ -2,6 +2,8 @@
 //! rules for a decision, and hand the store one unit of work. No SQL and no HTTP here.
 
 mod admin;
+mod backoff;
+pub mod delivery;
 mod error;
 pub mod expiry;
 mod input;

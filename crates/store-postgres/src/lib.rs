@@ -5,6 +5,7 @@ mod alerts;
 mod appends;
 mod changes;
 mod compensation;
+mod delivery;
 mod digest;
 mod error;
 mod history;
@@ -28,13 +29,14 @@ use std::str::FromStr;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use store::{
-    Actor, AlertOpened, AlertRecord, ChangeOutcome, ClaimCounts, ClaimedMentor, CredentialCheck,
-    DeadLetter, ExpiryWorklist, Finding, FinishedRun, HistoryRecord, IdempotencyBegin,
-    MentorChange, MentorCursor, MentorFacts, MentorFilter, MentorPatch, MentorRecord, NewAlert,
-    NewMentor, NewOrg, NewRun, NewUser, Notification, Org, OrgSettings, Page, ReminderClaim,
-    ReminderRecord, ResumeNoticeClaim, RunFinish, RunId, RunRecord, SchemaStatus, Store,
-    StoreError, StoreResult, StoredResponse, SyncClaim, SyncPriority, SyncRecorded, SyncResult,
-    SyncSelection, SyncStatusRecord, SyncTarget, SyncWakeups, User,
+    Actor, AlertDeliveryPlan, AlertOpened, AlertRecord, ChangeOutcome, ClaimCounts, ClaimedMentor,
+    CredentialCheck, DeadLetter, DeliveryClaim, DeliveryResult, DeliveryStatus, EmailJob,
+    ExpiryWorklist, Finding, FinishedRun, HistoryRecord, IdempotencyBegin, MentorChange,
+    MentorCursor, MentorFacts, MentorFilter, MentorPatch, MentorRecord, NewAlert, NewMentor,
+    NewOrg, NewRun, NewUser, Notification, Org, OrgSettings, Page, ReminderClaim, ReminderRecord,
+    ResumeNoticeClaim, RunFinish, RunId, RunRecord, SchemaStatus, Store, StoreError, StoreResult,
+    StoredResponse, SyncClaim, SyncPriority, SyncRecorded, SyncResult, SyncSelection,
+    SyncStatusRecord, SyncTarget, SyncWakeups, User, WebhookJob,
 };
 use uuid::Uuid;
 
@@ -465,5 +467,37 @@ impl Store for PgStore {
 
     async fn prune_sync_outbox(&self, age: std::time::Duration) -> StoreResult<u64> {
         sync::prune_sync_outbox(&self.pool, age).await
+    }
+
+    async fn claim_emails(&self, claim: DeliveryClaim) -> StoreResult<Vec<EmailJob>> {
+        delivery::claim_emails(&self.pool, claim).await
+    }
+
+    async fn record_email_results(
+        &self,
+        owner: Uuid,
+        results: Vec<DeliveryResult>,
+    ) -> StoreResult<u64> {
+        delivery::record_email_results(&self.pool, owner, results).await
+    }
+
+    async fn queue_alert_deliveries(&self, plan: AlertDeliveryPlan) -> StoreResult<u64> {
+        delivery::queue_alert_deliveries(&self.pool, plan).await
+    }
+
+    async fn claim_webhooks(&self, claim: DeliveryClaim) -> StoreResult<Vec<WebhookJob>> {
+        delivery::claim_webhooks(&self.pool, claim).await
+    }
+
+    async fn record_webhook_results(
+        &self,
+        owner: Uuid,
+        results: Vec<DeliveryResult>,
+    ) -> StoreResult<u64> {
+        delivery::record_webhook_results(&self.pool, owner, results).await
+    }
+
+    async fn delivery_status(&self) -> StoreResult<DeliveryStatus> {
+        delivery::delivery_status(&self.pool).await
     }
 }

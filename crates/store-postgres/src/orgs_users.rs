@@ -1,6 +1,6 @@
 //! Organisations (tenants), their settings, and the users who log in to them.
 
-use domain::{Email, OrgId, OrgSlug, UserId};
+use domain::{Email, Locale, OrgId, OrgSlug, UserId};
 use sqlx::PgPool;
 use store::{NewOrg, NewUser, Org, OrgSettings, StoreError, StoreResult, User};
 
@@ -62,8 +62,8 @@ pub(crate) async fn create_user(pool: &PgPool, user: NewUser) -> StoreResult<Use
         }
     }
     let row: UserRow = sqlx::query_as(&format!(
-        "INSERT INTO users (id, org_id, email, role, mentor_id, auth_subject, password_hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {USER_COLUMNS}"
+        "INSERT INTO users (id, org_id, email, role, mentor_id, auth_subject, password_hash, locale) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {USER_COLUMNS}"
     ))
     .bind(id.0)
     .bind(user.org_id.0)
@@ -72,6 +72,7 @@ pub(crate) async fn create_user(pool: &PgPool, user: NewUser) -> StoreResult<Use
     .bind(user.mentor_id.map(|m| m.0))
     .bind(&subject)
     .bind(&user.password_hash)
+    .bind(user.locale.map(Locale::as_str))
     .fetch_one(&mut *tx)
     .await
     .map_err(db_err)?;

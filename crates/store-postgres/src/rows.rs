@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
-    CertificationId, Email, MentorId, MentorStatus, NotificationId, OrgId, OrgSlug, OrgTimeZone,
-    UserId,
+    CertificationId, Email, Locale, MentorId, MentorStatus, NotificationId, OrgId, OrgSlug,
+    OrgTimeZone, UserId,
 };
 use store::{
     Actor, CertificationRecord, HistoryRecord, MentorRecord, Notification, Org, StoreError,
@@ -38,7 +38,7 @@ impl TryFrom<OrgRow> for Org {
 }
 
 pub(crate) const USER_COLUMNS: &str =
-    "id, org_id, email, role, mentor_id, auth_subject, password_hash, created_at";
+    "id, org_id, email, role, mentor_id, auth_subject, password_hash, locale, created_at";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
@@ -49,6 +49,7 @@ pub(crate) struct UserRow {
     mentor_id: Option<Uuid>,
     auth_subject: String,
     password_hash: Option<String>,
+    locale: Option<String>,
     created_at: DateTime<Utc>,
 }
 
@@ -63,6 +64,10 @@ impl TryFrom<UserRow> for User {
             mentor_id: row.mentor_id.map(MentorId),
             auth_subject: row.auth_subject,
             password_hash: row.password_hash,
+            locale: row
+                .locale
+                .map(|l| Locale::parse(&l).map_err(|_| bad_column("users.locale")))
+                .transpose()?,
             created_at: row.created_at,
         })
     }

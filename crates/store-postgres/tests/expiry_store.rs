@@ -90,6 +90,7 @@ async fn settings_keys_this_version_does_not_know_survive_an_update() {
     );
     let settings = OrgSettings {
         thresholds_days: Some(vec![7, 21]),
+        ..OrgSettings::default()
     };
     store
         .update_org_settings(a.id, settings.clone())
@@ -192,6 +193,7 @@ async fn hand_edited_duplicates_are_found_and_findings_are_logged() {
             mentor_id: None,
             auth_subject: None,
             password_hash: None,
+            locale: None,
         })
         .await
         .unwrap();

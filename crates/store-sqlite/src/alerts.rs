@@ -10,11 +10,11 @@ use crate::db::Db;
 use crate::error::{bad_column, db_err};
 use crate::time::Ts;
 
-const ALERT_COLUMNS: &str = "id, org_id, kind, severity, dedupe_key, summary, first_seen, last_seen, \
+pub(crate) const ALERT_COLUMNS: &str = "id, org_id, kind, severity, dedupe_key, summary, first_seen, last_seen, \
      count, acknowledged_by, acknowledged_at, resolved_at";
 
 #[derive(sqlx::FromRow)]
-struct AlertRow {
+pub(crate) struct AlertRow {
     id: Uuid,
     org_id: Option<Uuid>,
     kind: String,

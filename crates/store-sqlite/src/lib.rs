@@ -8,6 +8,7 @@ mod appends;
 mod changes;
 mod compensation;
 mod db;
+mod delivery;
 mod digest;
 mod error;
 mod history;
@@ -26,13 +27,14 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::{Email, MentorId, NotificationId, OrgId, OrgSlug, UserId};
 use sqlx::migrate::{MigrateError, Migrator};
 use store::{
-    Actor, AlertOpened, AlertRecord, ChangeOutcome, ClaimCounts, ClaimedMentor, CredentialCheck,
-    DeadLetter, ExpiryWorklist, Finding, FinishedRun, HistoryRecord, IdempotencyBegin,
-    MentorChange, MentorCursor, MentorFacts, MentorFilter, MentorPatch, MentorRecord, NewAlert,
-    NewMentor, NewOrg, NewRun, NewUser, Notification, Org, OrgSettings, Page, ReminderClaim,
-    ReminderRecord, ResumeNoticeClaim, RunFinish, RunId, RunRecord, SchemaStatus, Store,
-    StoreError, StoreResult, StoredResponse, SyncClaim, SyncPriority, SyncRecorded, SyncResult,
-    SyncSelection, SyncStatusRecord, SyncTarget, SyncWakeups, User,
+    Actor, AlertDeliveryPlan, AlertOpened, AlertRecord, ChangeOutcome, ClaimCounts, ClaimedMentor,
+    CredentialCheck, DeadLetter, DeliveryClaim, DeliveryResult, DeliveryStatus, EmailJob,
+    ExpiryWorklist, Finding, FinishedRun, HistoryRecord, IdempotencyBegin, MentorChange,
+    MentorCursor, MentorFacts, MentorFilter, MentorPatch, MentorRecord, NewAlert, NewMentor,
+    NewOrg, NewRun, NewUser, Notification, Org, OrgSettings, Page, ReminderClaim, ReminderRecord,
+    ResumeNoticeClaim, RunFinish, RunId, RunRecord, SchemaStatus, Store, StoreError, StoreResult,
+    StoredResponse, SyncClaim, SyncPriority, SyncRecorded, SyncResult, SyncSelection,
+    SyncStatusRecord, SyncTarget, SyncWakeups, User, WebhookJob,
 };
 use uuid::Uuid;
 
@@ -432,5 +434,37 @@ impl Store for SqliteStore {
 
     async fn prune_sync_outbox(&self, age: std::time::Duration) -> StoreResult<u64> {
         sync::prune_sync_outbox(&self.db, age).await
+    }
+
+    async fn claim_emails(&self, claim: DeliveryClaim) -> StoreResult<Vec<EmailJob>> {
+        delivery::claim_emails(&self.db, claim).await
+    }
+
+    async fn record_email_results(
+        &self,
+        owner: Uuid,
+        results: Vec<DeliveryResult>,
+    ) -> StoreResult<u64> {
+        delivery::record_email_results(&self.db, owner, results).await
+    }
+
+    async fn queue_alert_deliveries(&self, plan: AlertDeliveryPlan) -> StoreResult<u64> {
+        delivery::queue_alert_deliveries(&self.db, plan).await
+    }
+
+    async fn claim_webhooks(&self, claim: DeliveryClaim) -> StoreResult<Vec<WebhookJob>> {
+        delivery::claim_webhooks(&self.db, claim).await
+    }
+
+    async fn record_webhook_results(
+        &self,
+        owner: Uuid,
+        results: Vec<DeliveryResult>,
+    ) -> StoreResult<u64> {
+        delivery::record_webhook_results(&self.db, owner, results).await
+    }
+
+    async fn delivery_status(&self) -> StoreResult<DeliveryStatus> {
+        delivery::delivery_status(&self.db).await
     }
 }

@@ -1,6 +1,6 @@
 //! Organisations (tenants), their settings, and the users who log in to them.
 
-use domain::{Email, OrgId, OrgSlug, UserId};
+use domain::{Email, Locale, OrgId, OrgSlug, UserId};
 use sqlx::SqliteExecutor;
 use store::{NewOrg, NewUser, Org, OrgSettings, StoreError, StoreResult, User};
 
@@ -75,8 +75,9 @@ pub(crate) async fn create_user(db: &Db, user: NewUser) -> StoreResult<User> {
         return Err(StoreError::not_found("mentor"));
     }
     let row: UserRow = sqlx::query_as(&format!(
-        "INSERT INTO users (id, org_id, email, role, mentor_id, auth_subject, password_hash, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {USER_COLUMNS}"
+        "INSERT INTO users (id, org_id, email, role, mentor_id, auth_subject, password_hash, locale, \
+                            created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {USER_COLUMNS}"
     ))
     .bind(id.0)
     .bind(user.org_id.0)
@@ -85,6 +86,7 @@ pub(crate) async fn create_user(db: &Db, user: NewUser) -> StoreResult<User> {
     .bind(user.mentor_id.map(|m| m.0))
     .bind(&subject)
     .bind(&user.password_hash)
+    .bind(user.locale.map(Locale::as_str))
     .bind(Ts::now())
     .fetch_one(&mut *tx)
     .await

@@ -1,7 +1,7 @@
 //! Scheduled and manual job runs, reminder ledgers, digests, alerts and the reconciliation log.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::{MentorId, MentorStatus, OrgId, UserId};
+use domain::{Locale, MentorId, MentorStatus, OrgId, UserId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -242,6 +242,12 @@ pub struct OrgSettings {
     /// Overrides the configured reminder thresholds when the `per_org_thresholds` flag is on.
     #[serde(default)]
     pub thresholds_days: Option<Vec<u16>>,
+    /// Whether notifications are also sent by email (where the recipient has an address).
+    #[serde(default)]
+    pub email_enabled: bool,
+    /// The language of the organisation's emails, unless a user chose their own.
+    #[serde(default)]
+    pub locale: Locale,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

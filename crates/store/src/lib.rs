@@ -3,6 +3,7 @@
 
 #[cfg(feature = "contract")]
 pub mod contract;
+mod delivery;
 mod error;
 mod jobs;
 mod records;
@@ -15,6 +16,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::{Email, MentorId, NotificationId, OrgId, OrgSlug, UserId};
 use uuid::Uuid;
 
+pub use delivery::{
+    AlertDeliveryPlan, AlertEvent, DeliveryClaim, DeliveryOutcome, DeliveryResult, DeliveryStatus,
+    EmailJob, OrgRef, OutboxDepth, WebhookJob, alert_payload,
+};
 pub use error::{Conflict, Constraint, StoreError};
 pub use jobs::{
     AlertOpened, AlertRecord, ClaimCounts, ExpiryWorklist, Finding, FinishedRun, MentorFacts,
@@ -351,6 +356,47 @@ pub trait Store: Clone + Send + Sync + 'static {
         &self,
         age: std::time::Duration,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    // --- delivery: emails and the operations webhook ---
+    //
+    // Writing a notification queues its email in the same transaction (the backends do it where the
+    // notification is written, for every writer): when its organisation enables email
+    // (`OrgSettings::email_enabled`) and the recipient has an address, in the recipient's language
+    // (the user's `locale`, else the organisation's, else nb).
+
+    /// Lease up to `claim.limit` due emails to one sender, oldest first.
+    fn claim_emails(
+        &self,
+        claim: DeliveryClaim,
+    ) -> impl Future<Output = StoreResult<Vec<EmailJob>>> + Send;
+    /// Record what sending the claimed emails did, and end `owner`'s leases; results for emails no
+    /// longer leased to `owner` are ignored (another sender took them over). Returns how many were
+    /// recorded.
+    fn record_email_results(
+        &self,
+        owner: Uuid,
+        results: Vec<DeliveryResult>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Queue, once per (alert, event), what the operations channels must hear: each alert's opening,
+    /// a reminder for an open alert whose last notice is `remind_after` old, and its resolution.
+    /// Returns how many notices were queued (emails and webhook posts).
+    fn queue_alert_deliveries(
+        &self,
+        plan: AlertDeliveryPlan,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Lease up to `claim.limit` due webhook posts to one sender, oldest first.
+    fn claim_webhooks(
+        &self,
+        claim: DeliveryClaim,
+    ) -> impl Future<Output = StoreResult<Vec<WebhookJob>>> + Send;
+    /// As [`Store::record_email_results`], for webhook posts.
+    fn record_webhook_results(
+        &self,
+        owner: Uuid,
+        results: Vec<DeliveryResult>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Both outboxes' depth.
+    fn delivery_status(&self) -> impl Future<Output = StoreResult<DeliveryStatus>> + Send;
 
     // --- idempotency keys of API requests ---
 

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
-    CertificationId, Email, MentorId, MentorStatus, NotificationId, OrgId, OrgSlug, OrgTimeZone,
-    Role, UserId,
+    CertificationId, Email, Locale, MentorId, MentorStatus, NotificationId, OrgId, OrgSlug,
+    OrgTimeZone, Role, UserId,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -29,6 +29,8 @@ pub struct User {
     pub auth_subject: String,
     /// argon2id PHC string, for dashboard logins.
     pub password_hash: Option<String>,
+    /// The language of this user's emails; the organisation's when `None`.
+    pub locale: Option<Locale>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
-    CertificationPeriod, Email, FullName, MentorId, MentorStatus, OrgId, OrgSlug, OrgTimeZone,
-    Phone, Role, Transition, UserId,
+    CertificationPeriod, Email, FullName, Locale, MentorId, MentorStatus, OrgId, OrgSlug,
+    OrgTimeZone, Phone, Role, Transition, UserId,
 };
 use uuid::Uuid;
 
@@ -25,6 +25,8 @@ pub struct NewUser {
     /// Defaults to the new user's id when `None`.
     pub auth_subject: Option<String>,
     pub password_hash: Option<String>,
+    /// The language of this user's emails; the organisation's when `None`.
+    pub locale: Option<Locale>,
 }
 
 impl std::fmt::Debug for NewUser {
@@ -39,6 +41,7 @@ impl std::fmt::Debug for NewUser {
                 "password_hash",
                 &self.password_hash.as_ref().map(|_| "[redacted]"),
             )
+            .field("locale", &self.locale)
             .finish()
     }
 }

@@ -58,6 +58,7 @@ mod tests {
             mentor_id: None,
             auth_subject: subject.to_owned(),
             password_hash: None,
+            locale: None,
             created_at: Utc::now(),
         }
     }

@@ -164,6 +164,7 @@ async fn create_demo_data<S: Store>(store: &S) -> Result<Org, CliError> {
             mentor_id: None,
             auth_subject: None,
             password_hash: None,
+            locale: None,
         })
         .await
         .map_err(failed("cannot create the demo coordinator"))?;

@@ -133,6 +133,13 @@ async fn dispatch(command: Command, config: &Config) -> Result<Outcome, CliError
             )
             .await
             .map_err(|e| connect_failed(config, e, Backend::Sqlite))?;
+            // The embedded database keeps itself current: nobody else shares its schema.
+            if !matches!(command, Command::Migrate) {
+                store
+                    .migrate()
+                    .await
+                    .map_err(|e| store_failed("migration failed", e))?;
+            }
             run_command(command, config, store).await
         }
     }

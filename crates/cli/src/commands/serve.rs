@@ -5,6 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use engine::Engine;
+use engine::delivery::{AlertQueue, EmailSender, WebhookSender};
 use engine::scheduler::Scheduler;
 use engine::sync::Relay;
 use store::Store;
@@ -19,6 +20,8 @@ use crate::error::CliError;
 
 /// The most API changes written in one statement.
 const WRITE_BATCH_MAX: usize = 64;
+/// How long the alert webhook may take to answer.
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn run<S: Store>(
     config: &Config,
@@ -67,6 +70,7 @@ pub async fn run<S: Store>(
             }
         }
     }
+    background_tasks.extend(start_delivery(config, &engine, &background).await?);
     let writers = (config.database_max_connections / 2).max(1) as usize;
     let engine = engine.with_batched_writes(WRITE_BATCH_MAX, writers);
     let engine_integrations = engine.listing().map_or(0, |l| l.integrations().count());
@@ -96,6 +100,63 @@ pub async fn run<S: Store>(
     served.map_err(|e| CliError::failed(format!("the server stopped with an error: {e}")))?;
     tracing::info!("stopped");
     Ok(Outcome::Quiet)
+}
+
+/// Start the email sender (with `[smtp]`), the webhook sender (with `alerts.webhook_url`) and the
+/// alert queue (with any operations channel).
+async fn start_delivery<S: Store>(
+    config: &Config,
+    engine: &Engine<S>,
+    cancel: &CancellationToken,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, CliError> {
+    let plan = config.delivery_plan()?;
+    let mut tasks = Vec::new();
+    match plan.mailer {
+        Some(mailer) => {
+            let sender = EmailSender::new(engine.clone(), mailer, plan.sender.clone());
+            tasks.push(tokio::spawn(sender.run(cancel.clone())));
+        }
+        None => warn_about_orgs_waiting_for_email(engine).await,
+    }
+    if let Some(url) = &plan.webhook_url {
+        let sender = WebhookSender::new(
+            engine.clone(),
+            url.clone(),
+            WEBHOOK_TIMEOUT,
+            plan.sender.clone(),
+        )
+        .map_err(|e| CliError::failed(format!("cannot set up the alert webhook client: {e}")))?;
+        tasks.push(tokio::spawn(sender.run(cancel.clone())));
+    }
+    if plan.webhook_url.is_some() || plan.alert_email.is_some() {
+        let queue = AlertQueue::new(
+            engine.clone(),
+            plan.webhook_url.is_some(),
+            plan.alert_email.clone(),
+            plan.remind_after,
+            plan.alert_tick,
+        );
+        tasks.push(tokio::spawn(queue.run(cancel.clone())));
+    }
+    Ok(tasks)
+}
+
+/// Organisations that turned email on queue emails that nothing sends without `[smtp]`: say so.
+async fn warn_about_orgs_waiting_for_email<S: Store>(engine: &Engine<S>) {
+    let Ok(orgs) = engine.store().orgs().await else {
+        return;
+    };
+    for org in orgs {
+        if let Ok(settings) = engine.store().org_settings(org.id).await
+            && settings.email_enabled
+        {
+            tracing::warn!(
+                org = %org.slug,
+                "the organisation has email enabled, but no [smtp] is configured: \
+                 its emails wait in the outbox until smtp.url and smtp.from are set"
+            );
+        }
+    }
 }
 
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM (what service managers and container

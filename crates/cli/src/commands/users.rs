@@ -42,6 +42,7 @@ pub async fn add<S: Store>(store: &S, args: UsersAdd) -> Result<Outcome, CliErro
             mentor_id: args.mentor,
             auth_subject: None,
             password_hash,
+            locale: args.locale,
         })
         .await
         .map_err(|e| match e.constraint() {

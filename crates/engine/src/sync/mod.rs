@@ -3,7 +3,6 @@
 //! through the [`dataverse`] client.
 
 mod alerts;
-mod backoff;
 mod credentials;
 mod mapping;
 mod nightly;

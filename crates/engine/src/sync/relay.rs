@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::alerts::SyncAlert;
-use super::backoff::retry_delay;
 use super::{Integration, RelayConfig};
+use crate::backoff::retry_delay;
 use crate::{Engine, EngineError};
 
 /// What one pass did.

@@ -52,6 +52,7 @@ pub async fn world<B: TestBackend>(today: &str) -> World<B> {
                     mentor_id: None,
                     auth_subject: None,
                     password_hash: None,
+                    locale: None,
                 })
                 .await
                 .unwrap(),
@@ -210,6 +211,7 @@ impl<B: TestBackend> World<B> {
                 mentor_id: Some(mentor),
                 auth_subject: None,
                 password_hash: None,
+                locale: None,
             })
             .await
             .unwrap();

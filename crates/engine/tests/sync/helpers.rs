@@ -75,6 +75,7 @@ pub async fn world_with<B: TestBackend>(
             mentor_id: None,
             auth_subject: None,
             password_hash: None,
+            locale: None,
         })
         .await
         .unwrap();

@@ -4,18 +4,21 @@
 //!
 //! Every check goes through the trait, so the same assertions hold for every backend; PostgreSQL is
 //! the reference. Checks never depend on wall-clock timing: instants the trait takes are fixed ones,
-//! and where the trait takes durations judged by the database's clock (sync leases and backoffs,
-//! stale idempotency keys, outbox pruning), checks pass zero (due at once), negative, or long ones.
+//! and where the trait takes durations judged by the database's clock (sync and delivery leases and
+//! backoffs, stale idempotency keys, outbox pruning), checks pass zero (due at once), negative, or
+//! long ones.
 //! Uniqueness is checked under concurrency by several identical calls joined at once.
 //!
 //! The checks, by area: [`orgs_users`], [`mentors`], [`changes`], [`notifications`], [`expiry`]
 //! (the worklist and the reminder and notice ledgers), [`runs`] (claims, the run log, digests),
-//! [`alerts`] (and the compensation check), [`sync`] (the listing outbox) and [`idempotency`].
+//! [`alerts`] (and the compensation check), [`sync`] (the listing outbox), [`delivery`] (the email
+//! and webhook outboxes) and [`idempotency`].
 //!
 //! Enabled by the `contract` feature (a dev-dependency of the backends).
 
 pub mod alerts;
 pub mod changes;
+pub mod delivery;
 pub mod expiry;
 pub mod idempotency;
 pub mod mentors;
@@ -115,6 +118,16 @@ macro_rules! store_contract_tests {
                 wake_ups_move_after_a_change_is_queued,
                 confirmed_outbox_rows_are_pruned_after_their_age,
             }
+            delivery {
+                notification_emails_follow_the_organisations_setting_and_the_recipients_language,
+                every_writer_of_notifications_queues_their_emails,
+                email_claims_give_each_email_to_one_sender_oldest_first,
+                a_retry_counts_the_attempt_and_hides_the_email_until_its_delay,
+                a_dead_email_is_final_and_a_sender_that_lost_its_lease_records_nothing,
+                alert_notices_are_queued_once_per_alert_and_event,
+                email_and_webhook_channels_are_told_independently,
+                delivery_status_counts_pending_and_dead_and_the_oldest_pending,
+            }
             idempotency {
                 idempotency_keys_start_replay_refuse_and_recover,
                 concurrent_requests_with_one_key_start_once,
@@ -187,6 +200,7 @@ async fn user<S: Store>(store: &S, org: OrgId, email: &str, role: Role) -> User 
             mentor_id: None,
             auth_subject: None,
             password_hash: None,
+            locale: None,
         })
         .await
         .expect("create the user")
@@ -202,6 +216,7 @@ async fn login<S: Store>(store: &S, org: OrgId, email: &str, mentor: MentorId) -
             mentor_id: Some(mentor),
             auth_subject: None,
             password_hash: None,
+            locale: None,
         })
         .await
         .expect("create the mentor's login")

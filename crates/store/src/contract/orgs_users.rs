@@ -1,6 +1,6 @@
 //! Schema and health, organisations, their settings, and users.
 
-use domain::{Email, MentorId, OrgId, OrgSlug, OrgTimeZone, Role};
+use domain::{Email, Locale, MentorId, OrgId, OrgSlug, OrgTimeZone, Role};
 
 use super::{assert_not_found, constraint, login, mentor, org, user};
 use crate::{Constraint, NewOrg, NewUser, OrgSettings, Store};
@@ -86,6 +86,8 @@ pub async fn organisation_settings_round_trip<S: Store>(store: S) {
     );
     let settings = OrgSettings {
         thresholds_days: Some(vec![7, 21]),
+        email_enabled: true,
+        locale: Locale::En,
     };
     store
         .update_org_settings(a.id, settings.clone())
@@ -156,6 +158,7 @@ pub async fn users_default_their_subject_to_their_id_and_are_found_by_subject_an
             mentor_id: None,
             auth_subject: Some("oidc|42".into()),
             password_hash: Some("$argon2id$v=19$...".into()),
+            locale: Some(Locale::En),
         })
         .await
         .unwrap();
@@ -163,6 +166,8 @@ pub async fn users_default_their_subject_to_their_id_and_are_found_by_subject_an
         with_subject.password_hash.as_deref(),
         Some("$argon2id$v=19$...")
     );
+    assert_eq!(with_subject.locale, Some(Locale::En), "a user's language");
+    assert_eq!(coordinator.locale, None, "none: the organisation's");
     assert_eq!(
         store.user_by_subject("oidc|42").await.unwrap(),
         Some(with_subject)
@@ -176,6 +181,7 @@ pub async fn users_default_their_subject_to_their_id_and_are_found_by_subject_an
             mentor_id: mentor,
             auth_subject: subject.map(str::to_owned),
             password_hash: None,
+            locale: None,
         };
     let err = store
         .create_user(duplicate("kari@example.no", None, None, Role::Admin))

@@ -146,6 +146,7 @@ pub async fn login(
             mentor_id: mentor,
             auth_subject: None,
             password_hash: None,
+            locale: None,
         })
         .await
         .unwrap();

@@ -1,5 +1,6 @@
-//! Retry delays after transient failures: exponential, capped, with jitter so that relays of several
-//! instances (and mentors failed together) do not retry in lockstep.
+//! Retry delays after transient failures (the listing relay's, the email and webhook senders'):
+//! exponential, capped, with jitter so that senders of several instances, and items that failed
+//! together, do not retry in lockstep.
 
 use std::time::Duration;
 

@@ -1,0 +1,256 @@
+//! `[smtp]`, `[alerts]` and `[delivery]`: where emails go, where the operations team hears about
+//! alerts, and how senders retry. The SMTP password comes only from the environment
+//! (`MENTOR_STATUS__SMTP__PASSWORD`).
+
+use std::time::Duration;
+
+use domain::{Email, Locale};
+use engine::delivery::{Mailer, MailerConfig, SenderConfig};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::error::CliError;
+
+/// The environment variable that carries the SMTP password.
+pub const SMTP_PASSWORD_ENV: &str = "MENTOR_STATUS__SMTP__PASSWORD";
+/// The figment key of the SMTP password.
+pub const SMTP_PASSWORD_KEY: &str = "smtp.password";
+
+/// `[smtp]`: the mail server. Without `url`, nothing is emailed (notifications stay in-app).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSection {
+    /// `smtp://host:port` (STARTTLS when offered; `?tls=required` insists) or `smtps://host:port`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The sender: `Likeperson <noreply@example.org>`.
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default = "default_pool_size")]
+    pub pool_size: u32,
+    /// At most this many emails start per second (0: no limit).
+    #[serde(default = "default_max_per_second")]
+    pub max_per_second: u32,
+    #[serde(default = "default_timeout_seconds")]
+    pub timeout_seconds: u64,
+    /// Read from [`SMTP_PASSWORD_ENV`] only: `Config::load` fills it in.
+    #[serde(skip)]
+    pub password: Option<SecretString>,
+}
+
+impl Default for SmtpSection {
+    fn default() -> Self {
+        SmtpSection {
+            url: None,
+            from: None,
+            pool_size: default_pool_size(),
+            max_per_second: default_max_per_second(),
+            timeout_seconds: default_timeout_seconds(),
+            password: None,
+        }
+    }
+}
+
+/// `[alerts]`: the operations team's channels.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsSection {
+    /// An incoming webhook (Slack, Teams, …) that receives a JSON POST per alert event.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// An address that receives an email per alert event (needs `[smtp]`).
+    #[serde(default)]
+    pub email: Option<String>,
+    /// The language of those emails.
+    #[serde(default)]
+    pub locale: Locale,
+    /// An open alert is told again this many hours after its last notice.
+    #[serde(default = "default_remind_hours")]
+    pub remind_hours: u32,
+    /// Seconds between looks for alert events to deliver.
+    #[serde(default = "default_alert_tick_seconds")]
+    pub tick_seconds: u64,
+}
+
+impl Default for AlertsSection {
+    fn default() -> Self {
+        AlertsSection {
+            webhook_url: None,
+            email: None,
+            locale: Locale::default(),
+            remind_hours: default_remind_hours(),
+            tick_seconds: default_alert_tick_seconds(),
+        }
+    }
+}
+
+/// `[delivery]`: how the email and webhook senders pace and retry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySection {
+    #[serde(default = "default_batch_size")]
+    pub batch_size: u32,
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: u64,
+    #[serde(default = "default_poll_seconds")]
+    pub poll_seconds: u64,
+    #[serde(default = "default_backoff_initial_seconds")]
+    pub backoff_initial_seconds: u64,
+    #[serde(default = "default_backoff_max_seconds")]
+    pub backoff_max_seconds: u64,
+    /// How long transient failures are retried, from the first, before an item is dead.
+    #[serde(default = "default_retry_budget_hours")]
+    pub retry_budget_hours: u64,
+}
+
+impl Default for DeliverySection {
+    fn default() -> Self {
+        DeliverySection {
+            batch_size: default_batch_size(),
+            lease_seconds: default_lease_seconds(),
+            poll_seconds: default_poll_seconds(),
+            backoff_initial_seconds: default_backoff_initial_seconds(),
+            backoff_max_seconds: default_backoff_max_seconds(),
+            retry_budget_hours: default_retry_budget_hours(),
+        }
+    }
+}
+
+/// What `serve` runs for delivery, validated.
+#[derive(Debug)]
+pub struct DeliveryPlan {
+    pub mailer: Option<Mailer>,
+    pub webhook_url: Option<reqwest::Url>,
+    pub alert_email: Option<(Email, Locale)>,
+    pub remind_after: chrono::Duration,
+    pub alert_tick: Duration,
+    pub sender: SenderConfig,
+}
+
+/// Check the three sections together and build what `serve` needs; every refusal names the setting.
+pub fn delivery_plan(
+    smtp: &SmtpSection,
+    alerts: &AlertsSection,
+    delivery: &DeliverySection,
+) -> Result<DeliveryPlan, CliError> {
+    let mailer = match (&smtp.url, &smtp.from) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(CliError::usage(
+                "smtp.from is set but smtp.url is not: set smtp.url to the mail server \
+                 (smtp://host:port), or remove [smtp]",
+            ));
+        }
+        (Some(_), None) => {
+            return Err(CliError::usage(
+                "smtp.from is required when smtp.url is set: the sender's address, \
+                 e.g. from = \"Likeperson <noreply@example.org>\"",
+            ));
+        }
+        (Some(url), Some(from)) => Some(
+            Mailer::new(MailerConfig {
+                url: url.clone(),
+                password: smtp.password.clone(),
+                from: from.clone(),
+                pool_size: smtp.pool_size,
+                max_per_second: smtp.max_per_second,
+                timeout: Duration::from_secs(smtp.timeout_seconds.max(1)),
+            })
+            .map_err(|e| CliError::usage(e.to_string()))?,
+        ),
+    };
+    let webhook_url = alerts
+        .webhook_url
+        .as_deref()
+        .map(|url| {
+            reqwest::Url::parse(url)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| {
+                    CliError::usage("alerts.webhook_url is not an http:// or https:// URL")
+                })
+        })
+        .transpose()?;
+    let alert_email = match &alerts.email {
+        None => None,
+        Some(_) if mailer.is_none() => {
+            return Err(CliError::usage(
+                "alerts.email needs a mail server: set smtp.url and smtp.from",
+            ));
+        }
+        Some(address) => Some((
+            Email::parse(address)
+                .map_err(|e| CliError::usage(format!("alerts.email is not an address: {e}")))?,
+            alerts.locale,
+        )),
+    };
+    if alerts.remind_hours == 0 || alerts.tick_seconds == 0 {
+        return Err(CliError::usage(
+            "alerts.remind_hours and alerts.tick_seconds must be at least 1",
+        ));
+    }
+    if delivery.batch_size == 0 || delivery.poll_seconds == 0 || delivery.lease_seconds == 0 {
+        return Err(CliError::usage(
+            "delivery.batch_size, delivery.poll_seconds and delivery.lease_seconds must be at least 1",
+        ));
+    }
+    Ok(DeliveryPlan {
+        mailer,
+        webhook_url,
+        alert_email,
+        remind_after: chrono::Duration::hours(i64::from(alerts.remind_hours)),
+        alert_tick: Duration::from_secs(alerts.tick_seconds),
+        sender: SenderConfig {
+            batch_size: delivery.batch_size,
+            lease: Duration::from_secs(delivery.lease_seconds),
+            poll: Duration::from_secs(delivery.poll_seconds),
+            backoff_initial: Duration::from_secs(delivery.backoff_initial_seconds),
+            backoff_max: Duration::from_secs(delivery.backoff_max_seconds),
+            retry_budget: Duration::from_secs(delivery.retry_budget_hours * 60 * 60),
+        },
+    })
+}
+
+fn default_pool_size() -> u32 {
+    4
+}
+
+fn default_max_per_second() -> u32 {
+    500
+}
+
+fn default_timeout_seconds() -> u64 {
+    30
+}
+
+fn default_remind_hours() -> u32 {
+    24
+}
+
+fn default_alert_tick_seconds() -> u64 {
+    5
+}
+
+fn default_batch_size() -> u32 {
+    100
+}
+
+fn default_lease_seconds() -> u64 {
+    120
+}
+
+fn default_poll_seconds() -> u64 {
+    1
+}
+
+fn default_backoff_initial_seconds() -> u64 {
+    10
+}
+
+fn default_backoff_max_seconds() -> u64 {
+    30 * 60
+}
+
+fn default_retry_budget_hours() -> u64 {
+    24
+}

@@ -1,0 +1,158 @@
+//! Delivery outside the application: emails (for notifications, written by the database in the same
+//! transaction as the notification, and for alerts) and the operations webhook (for alerts). Both
+//! outboxes are claimed with leases and record what each attempt did; an item is never delivered
+//! twice for one event, because every event has a unique key in its outbox.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use domain::{Email, Locale, OrgId, OrgSlug};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::AlertRecord;
+
+/// The organisation a delivery is about, as messages name it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrgRef {
+    pub id: OrgId,
+    pub slug: OrgSlug,
+    pub name: String,
+}
+
+/// A sender's request for work: up to `limit` due items, leased to `owner` for `lease` (a sender that
+/// dies mid-send leaves them to another after the lease; the receiver may then see a message twice,
+/// recognisably, by its stable id).
+#[derive(Debug, Clone)]
+pub struct DeliveryClaim {
+    pub owner: Uuid,
+    pub limit: u32,
+    pub lease: Duration,
+}
+
+/// One email to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailJob {
+    /// Stable across attempts: the notification's id, or the alert notice's. The Message-ID is made
+    /// from it, so a resend after a crash is recognisable as the same message.
+    pub id: Uuid,
+    pub org: Option<OrgRef>,
+    pub to: Email,
+    pub recipient_name: Option<String>,
+    pub locale: Locale,
+    /// What the message says: a notification kind, or `alert_opened` / `alert_reminder` /
+    /// `alert_resolved`.
+    pub kind: String,
+    pub payload: Value,
+    /// Failed attempts so far, and when the first failed (the retry budget counts from it).
+    pub attempts: u32,
+    pub first_failed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The operations channel's view of an alert event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertEvent {
+    Opened,
+    /// A daily reminder while the alert stays open.
+    Reminder,
+    Resolved,
+}
+
+impl AlertEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertEvent::Opened => "opened",
+            AlertEvent::Reminder => "reminder",
+            AlertEvent::Resolved => "resolved",
+        }
+    }
+
+    /// The email kind that tells of this event.
+    pub fn email_kind(self) -> &'static str {
+        match self {
+            AlertEvent::Opened => "alert_opened",
+            AlertEvent::Reminder => "alert_reminder",
+            AlertEvent::Resolved => "alert_resolved",
+        }
+    }
+}
+
+/// One webhook post to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookJob {
+    /// Stable across attempts (receivers may deduplicate on it).
+    pub id: Uuid,
+    pub event: AlertEvent,
+    pub alert: AlertRecord,
+    pub org: Option<OrgRef>,
+    pub attempts: u32,
+    pub first_failed_at: Option<DateTime<Utc>>,
+}
+
+/// What one attempt did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryOutcome {
+    Delivered,
+    /// A transient failure: try again after `after`.
+    Retry {
+        after: Duration,
+        error: String,
+    },
+    /// A permanent failure, or the retry budget ran out: never tried again (a person may).
+    Dead {
+        error: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryResult {
+    pub id: Uuid,
+    pub outcome: DeliveryOutcome,
+}
+
+/// Which operations channels alerts go to, and how often an open alert is told again.
+#[derive(Debug, Clone)]
+pub struct AlertDeliveryPlan {
+    pub webhook: bool,
+    /// The operations team's address and the language of its emails.
+    pub email: Option<(Email, Locale)>,
+    pub remind_after: chrono::Duration,
+    /// The caller's clock: reminders are due `remind_after` after the last notice of the alert.
+    pub now: DateTime<Utc>,
+}
+
+/// The depth of an outbox, for status pages and metrics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutboxDepth {
+    pub pending: u64,
+    pub dead: u64,
+    pub oldest_pending_at: Option<DateTime<Utc>>,
+}
+
+/// Both delivery outboxes.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeliveryStatus {
+    pub email: OutboxDepth,
+    pub webhook: OutboxDepth,
+}
+
+/// The payload of an alert's email and webhook: the alert and its organisation (null for the whole
+/// deployment). Field names are read by templates and receivers: add, never rename.
+pub fn alert_payload(alert: &AlertRecord, org: Option<&OrgRef>) -> Value {
+    json!({
+        "alert": {
+            "id": alert.id,
+            "kind": alert.kind,
+            "severity": alert.severity,
+            "summary": alert.summary,
+            "dedupe_key": alert.dedupe_key,
+            "first_seen": alert.first_seen,
+            "last_seen": alert.last_seen,
+            "count": alert.count,
+            "acknowledged_at": alert.acknowledged_at,
+            "resolved_at": alert.resolved_at,
+        },
+        "org": org.map(|o| json!({"slug": o.slug.as_str(), "name": o.name})),
+    })
+}
