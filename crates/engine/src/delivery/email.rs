@@ -20,7 +20,6 @@ use uuid::Uuid;
 use super::SenderConfig;
 use super::pacer::Pacer;
 use super::templates::{EmailContext, render};
-use crate::backoff::retry_delay;
 use crate::{Engine, EngineError};
 
 /// The alert kind for emails that could not be delivered.
@@ -159,21 +158,9 @@ impl<S: Store> EmailSender<S> {
 
     /// Send until cancelled: passes back to back while there is work, polling when idle.
     pub async fn run(self, cancel: CancellationToken) {
-        while !cancel.is_cancelled() {
-            let idle = match self.pass().await {
-                Ok(report) => report.claimed == 0,
-                Err(e) => {
-                    tracing::warn!(error = %e, "email pass failed; trying again");
-                    true
-                }
-            };
-            if idle {
-                tokio::select! {
-                    () = cancel.cancelled() => break,
-                    () = tokio::time::sleep(self.config.poll) => {}
-                }
-            }
-        }
+        self.config
+            .run_passes("email", cancel, || async { Ok(self.pass().await?.claimed) })
+            .await;
     }
 
     /// Claim one batch, send it, record the outcomes.
@@ -283,28 +270,12 @@ impl<S: Store> EmailSender<S> {
     }
 
     fn retry_or_give_up(&self, job: &EmailJob, error: String) -> DeliveryOutcome {
-        let now = self.engine.clock().now();
-        let failing_for = job
-            .first_failed_at
-            .map(|first| (now - first).to_std().unwrap_or_default())
-            .unwrap_or_default();
-        if failing_for >= self.config.retry_budget {
-            return DeliveryOutcome::Dead {
-                error: format!(
-                    "gave up after {} attempts over {} min: {error}",
-                    job.attempts + 1,
-                    failing_for.as_secs() / 60
-                ),
-            };
-        }
-        DeliveryOutcome::Retry {
-            after: retry_delay(
-                job.attempts,
-                self.config.backoff_initial,
-                self.config.backoff_max,
-            ),
+        self.config.after_transient_failure(
+            self.engine.clock().now(),
+            job.attempts,
+            job.first_failed_at,
             error,
-        }
+        )
     }
 
     async fn open_dead_alert(&self, job: &EmailJob, error: &str) -> Result<(), EngineError> {

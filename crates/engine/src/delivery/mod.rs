@@ -11,6 +11,13 @@ mod webhook;
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use store::DeliveryOutcome;
+use tokio_util::sync::CancellationToken;
+
+use crate::EngineError;
+use crate::backoff::retry_delay;
+
 pub use alert_queue::AlertQueue;
 pub use email::{
     EMAIL_DEAD_ALERT, EmailPassReport, EmailSender, Mailer, MailerConfig, MailerError,
@@ -41,6 +48,59 @@ impl Default for SenderConfig {
             backoff_initial: Duration::from_secs(10),
             backoff_max: Duration::from_secs(30 * 60),
             retry_budget: Duration::from_secs(24 * 60 * 60),
+        }
+    }
+}
+
+impl SenderConfig {
+    /// What a transient failure leads to: another attempt after a backoff, or dead once the retry
+    /// budget, counted from the first failure, is spent.
+    pub(crate) fn after_transient_failure(
+        &self,
+        now: DateTime<Utc>,
+        attempts: u32,
+        first_failed_at: Option<DateTime<Utc>>,
+        error: String,
+    ) -> DeliveryOutcome {
+        let failing_for = first_failed_at
+            .and_then(|first| (now - first).to_std().ok())
+            .unwrap_or_default();
+        if failing_for >= self.retry_budget {
+            return DeliveryOutcome::Dead {
+                error: format!(
+                    "gave up after {} attempts over {} min: {error}",
+                    attempts + 1,
+                    failing_for.as_secs() / 60
+                ),
+            };
+        }
+        DeliveryOutcome::Retry {
+            after: retry_delay(attempts, self.backoff_initial, self.backoff_max),
+            error,
+        }
+    }
+
+    /// Run `pass` (returning how many items it claimed) until cancelled: back to back while there
+    /// is work, every `poll` when idle or after a failed pass.
+    pub(crate) async fn run_passes<F, Fut>(&self, channel: &str, cancel: CancellationToken, pass: F)
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<usize, EngineError>>,
+    {
+        while !cancel.is_cancelled() {
+            let idle = match pass().await {
+                Ok(claimed) => claimed == 0,
+                Err(e) => {
+                    tracing::warn!(channel, error = %e, "delivery pass failed; trying again");
+                    true
+                }
+            };
+            if idle {
+                tokio::select! {
+                    () = cancel.cancelled() => break,
+                    () = tokio::time::sleep(self.poll) => {}
+                }
+            }
         }
     }
 }

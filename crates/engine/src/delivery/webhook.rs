@@ -11,7 +11,6 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::SenderConfig;
-use crate::backoff::retry_delay;
 use crate::{Engine, EngineError};
 
 /// What one pass did.
@@ -56,21 +55,11 @@ impl<S: Store> WebhookSender<S> {
 
     /// Post until cancelled: passes back to back while there is work, polling when idle.
     pub async fn run(self, cancel: CancellationToken) {
-        while !cancel.is_cancelled() {
-            let idle = match self.pass().await {
-                Ok(report) => report.claimed == 0,
-                Err(e) => {
-                    tracing::warn!(error = %e, "webhook pass failed; trying again");
-                    true
-                }
-            };
-            if idle {
-                tokio::select! {
-                    () = cancel.cancelled() => break,
-                    () = tokio::time::sleep(self.config.poll) => {}
-                }
-            }
-        }
+        self.config
+            .run_passes("webhook", cancel, || async {
+                Ok(self.pass().await?.claimed)
+            })
+            .await;
     }
 
     /// Claim one batch, post each in order, record the outcomes.
@@ -130,24 +119,12 @@ impl<S: Store> WebhookSender<S> {
     }
 
     fn retry_or_give_up(&self, job: &WebhookJob, error: String) -> DeliveryOutcome {
-        let now = self.engine.clock().now();
-        let failing_for = job
-            .first_failed_at
-            .map(|first| (now - first).to_std().unwrap_or_default())
-            .unwrap_or_default();
-        if failing_for >= self.config.retry_budget {
-            return DeliveryOutcome::Dead {
-                error: format!("gave up after {} attempts: {error}", job.attempts + 1),
-            };
-        }
-        DeliveryOutcome::Retry {
-            after: retry_delay(
-                job.attempts,
-                self.config.backoff_initial,
-                self.config.backoff_max,
-            ),
+        self.config.after_transient_failure(
+            self.engine.clock().now(),
+            job.attempts,
+            job.first_failed_at,
             error,
-        }
+        )
     }
 }
 
