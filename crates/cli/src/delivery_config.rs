@@ -212,7 +212,7 @@ pub fn delivery_plan(
 }
 
 fn default_pool_size() -> u32 {
-    4
+    16
 }
 
 fn default_max_per_second() -> u32 {
