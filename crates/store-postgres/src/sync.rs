@@ -142,11 +142,14 @@ impl ResultColumns {
     }
 }
 
+/// The results of the mentors this relay ($8) still leases: a relay that stalled past its lease and
+/// was taken over records nothing (the new owner pushes the current state and records that).
 const RESULTS_INPUT: &str = "\
 WITH r AS ( \
-    SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], \
-                         $6::text[]) \
-        AS r(mentor_id, kind, version, error, after_us, failure) \
+    SELECT u.* FROM UNNEST($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], \
+                           $6::text[]) \
+        AS u(mentor_id, kind, version, error, after_us, failure) \
+    JOIN mentor_sync l ON l.mentor_id = u.mentor_id AND l.lease_owner = $8 \
 ) ";
 
 /// The pending rows of the results' mentors, found per mentor through the partial index on
@@ -191,7 +194,7 @@ SET available_at = now() + COALESCE(x.after_us, 0) * interval '1 microsecond', \
 FROM pending x \
 WHERE o.id = x.id AND o.org_id = $7 AND o.state = 'pending'";
 
-/// The mentor's sync state, and the end of this relay's lease (a lease taken over meanwhile stays).
+/// The mentor's sync state, and the end of this relay's lease.
 const UPDATE_MENTOR_SYNC: &str = "\
 UPDATE mentor_sync s SET \
     pushed_version = CASE WHEN r.kind = 'pushed' \
@@ -207,16 +210,17 @@ UPDATE mentor_sync s SET \
     failing_since = CASE WHEN r.kind IN ('pushed', 'unlinked') THEN NULL \
                          WHEN r.kind = 'released' THEN s.failing_since \
                          ELSE COALESCE(s.failing_since, now()) END, \
-    lease_owner = CASE WHEN s.lease_owner = $8 THEN NULL ELSE s.lease_owner END, \
-    leased_until = CASE WHEN s.lease_owner = $8 THEN NULL ELSE s.leased_until END \
+    lease_owner = NULL, \
+    leased_until = NULL \
 FROM r \
 WHERE s.mentor_id = r.mentor_id AND s.org_id = $7";
 
-/// One statement over the results: the arrays ($1–$6) and the organisation ($7).
+/// One statement over the results: the arrays ($1–$6), the organisation ($7) and the relay ($8).
 fn over_results<'q>(
     statement: &'q str,
     c: &'q ResultColumns,
     org: OrgId,
+    owner: Uuid,
 ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
     sqlx::query(statement)
         .bind(&c.mentor)
@@ -226,6 +230,7 @@ fn over_results<'q>(
         .bind(&c.after_us)
         .bind(&c.failure)
         .bind(org.0)
+        .bind(owner)
 }
 
 pub(crate) async fn record_sync_results(
@@ -254,7 +259,7 @@ pub(crate) async fn record_sync_results(
     let mut tx = begin_index_lookups(pool).await?;
     let mut confirmed_lag_ms = Vec::new();
     if has(&["pushed", "unlinked"]) {
-        confirmed_lag_ms = over_results(&statements[0], &c, org)
+        confirmed_lag_ms = over_results(&statements[0], &c, org, owner)
             .fetch_all(&mut *tx)
             .await
             .map_err(db_err)?
@@ -265,20 +270,19 @@ pub(crate) async fn record_sync_results(
     }
     let mut dead = 0;
     if has(&["dead"]) {
-        dead = over_results(&statements[1], &c, org)
+        dead = over_results(&statements[1], &c, org, owner)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?
             .rows_affected();
     }
     if has(&["retry", "released"]) {
-        over_results(&statements[2], &c, org)
+        over_results(&statements[2], &c, org, owner)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
     }
-    over_results(&statements[3], &c, org)
-        .bind(owner)
+    over_results(&statements[3], &c, org, owner)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;

@@ -149,8 +149,8 @@ UPDATE sync_outbox \
 SET available_at = ?1, attempts = attempts + ?2, last_error = COALESCE(?3, last_error) \
 WHERE mentor_id = ?4 AND org_id = ?5 AND state = 'pending'";
 
-/// The mentor's sync state, and the end of `owner`'s lease (a lease taken over meanwhile stays).
-/// ?1 kind, ?2 version, ?3 error, ?4 failure, ?5 now, ?6 owner, ?7 mentor, ?8 org.
+/// The mentor's sync state, and the end of the recording relay's lease (it still holds it).
+/// ?1 kind, ?2 version, ?3 error, ?4 failure, ?5 now, ?6 mentor, ?7 org.
 const UPDATE_MENTOR_SYNC: &str = "\
 UPDATE mentor_sync SET \
     pushed_version = CASE WHEN ?1 = 'pushed' \
@@ -165,9 +165,9 @@ UPDATE mentor_sync SET \
     failing_since = CASE WHEN ?1 IN ('pushed', 'unlinked') THEN NULL \
                          WHEN ?1 = 'released' THEN failing_since \
                          ELSE COALESCE(failing_since, ?5) END, \
-    lease_owner = CASE WHEN lease_owner = ?6 THEN NULL ELSE lease_owner END, \
-    leased_until = CASE WHEN lease_owner = ?6 THEN NULL ELSE leased_until END \
-WHERE mentor_id = ?7 AND org_id = ?8";
+    lease_owner = NULL, \
+    leased_until = NULL \
+WHERE mentor_id = ?6 AND org_id = ?7";
 
 /// What an outcome makes of the mentor's sync state, in the columns `UPDATE_MENTOR_SYNC` takes.
 struct SyncStateChange<'a> {
@@ -219,6 +219,19 @@ pub(crate) async fn record_sync_results(
     let now = Ts::now();
     let mut recorded = SyncRecorded::default();
     for SyncResult { mentor, outcome } in &results {
+        // A relay that stalled past its lease and was taken over records nothing: the new owner
+        // pushes the current state and records that.
+        let still_leased: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM mentor_sync WHERE mentor_id = ? AND lease_owner = ?)",
+        )
+        .bind(mentor.0)
+        .bind(owner)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if !still_leased {
+            continue;
+        }
         match outcome {
             SyncOutcome::Pushed { version } | SyncOutcome::Unlinked { version } => {
                 let created: Vec<DateTime<Utc>> = sqlx::query_scalar(CONFIRM_ROWS)
@@ -259,7 +272,6 @@ pub(crate) async fn record_sync_results(
             .bind(change.error)
             .bind(change.failure)
             .bind(now)
-            .bind(owner)
             .bind(mentor.0)
             .bind(org.0)
             .execute(&mut *tx)

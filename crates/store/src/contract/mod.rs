@@ -104,6 +104,7 @@ macro_rules! store_contract_tests {
             sync {
                 sync_leases_give_each_mentor_to_one_relay,
                 an_expired_sync_lease_is_taken_over_by_another_relay,
+                results_of_a_relay_that_lost_its_lease_are_ignored,
                 a_claim_takes_high_priority_rows_first,
                 a_claim_returns_each_mentors_current_state_and_link,
                 pushed_results_confirm_rows_up_to_the_pushed_version,

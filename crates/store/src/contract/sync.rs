@@ -157,6 +157,57 @@ pub async fn an_expired_sync_lease_is_taken_over_by_another_relay<S: Store>(stor
     assert_eq!(pending(&store, o).await, 0);
 }
 
+/// A relay that stalled past its lease and was taken over records nothing — not a death, not a push
+/// — and leaves the new owner's lease alone; the new owner's results count.
+pub async fn results_of_a_relay_that_lost_its_lease_are_ignored<S: Store>(store: S) {
+    let o = org(&store, "hlf").await.id;
+    let id = linked_mentor(&store, o, "Kari").await;
+    let (stalled, new_owner) = (Uuid::new_v4(), Uuid::new_v4());
+    let leased = store
+        .claim_sync(SyncClaim {
+            lease: Duration::ZERO,
+            ..relay(o, stalled, 10)
+        })
+        .await
+        .unwrap();
+    let taken = claim(&store, o, new_owner, 10).await;
+    assert_eq!(mentors_of(&taken), mentors_of(&leased));
+    let late = store
+        .record_sync_results(
+            o,
+            stalled,
+            vec![result(
+                id,
+                SyncOutcome::Dead {
+                    version: leased[0].version,
+                    reason: DeadReason::Failed,
+                    error: "HTTP 400".into(),
+                },
+            )],
+        )
+        .await
+        .unwrap();
+    assert_eq!(late.dead, 0, "the stalled relay's verdict is ignored");
+    let state = sync_of(&store, o, id).await;
+    assert_eq!(state.failure, None, "{state:?}");
+    assert_eq!(
+        pending(&store, o).await,
+        1,
+        "the row still waits for the new owner"
+    );
+    assert!(
+        claim(&store, o, Uuid::new_v4(), 10).await.is_empty(),
+        "the new owner's lease holds"
+    );
+    let recorded = store
+        .record_sync_results(o, new_owner, taken.iter().map(pushed).collect())
+        .await
+        .unwrap();
+    assert_eq!(recorded.confirmed_lag_ms.len(), 1);
+    assert_eq!(sync_of(&store, o, id).await.pushed_version, Some(1));
+    assert_eq!(pending(&store, o).await, 0);
+}
+
 pub async fn a_claim_takes_high_priority_rows_first<S: Store>(store: S) {
     let o = org(&store, "hlf").await.id;
     let batch = (0..3)
