@@ -313,8 +313,9 @@ pub trait Store: Clone + Send + Sync + 'static {
         owner: Uuid,
         results: Vec<SyncResult>,
     ) -> impl Future<Output = StoreResult<SyncRecorded>> + Send;
-    /// Queue an outbox row for the selected mentors (mentors that already have a pending row at
-    /// this priority or above are skipped); returns how many were queued.
+    /// Queue an outbox row for the selected mentors; returns how many were queued. A mentor that
+    /// already has a row at this priority or above that is due now is skipped; rows waiting out a
+    /// backoff or another relay's lease do not count, so a force sync is not held up by them.
     fn queue_sync(
         &self,
         org: OrgId,
