@@ -6,6 +6,7 @@ use chrono::{Duration, NaiveDate};
 use clap::{Args, Parser, Subcommand};
 use domain::{Email, Locale, MentorId, OrgSlug, OrgTimeZone, Role};
 
+use crate::config::LogFormat;
 use crate::ttl::parse_ttl;
 
 #[derive(Debug, Parser)]
@@ -26,6 +27,11 @@ pub struct Cli {
     /// Print one JSON object on standard output instead of human-readable text
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Log format on standard error: text for people, json (one object per line) for log
+    /// collectors [default: log.format, or text]
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
 
     #[command(subcommand)]
     pub command: Command,

@@ -50,6 +50,8 @@ pub struct Config {
     #[serde(default)]
     pub http: HttpConfig,
     #[serde(default)]
+    pub dashboard: DashboardSection,
+    #[serde(default)]
     pub auth: AuthConfig,
     #[serde(default)]
     pub log: LogConfig,
@@ -179,6 +181,65 @@ impl Default for HttpConfig {
     }
 }
 
+/// `[dashboard]`: the coordinators' web pages (cookies and sessions).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardSection {
+    /// Mark cookies `Secure` (HTTPS) even when the proxy does not send `X-Forwarded-Proto: https`.
+    #[serde(default)]
+    pub secure_cookies: bool,
+    /// Count failed logins by the last `X-Forwarded-For` address (only behind a proxy that sets it).
+    #[serde(default)]
+    pub trust_forwarded_for: bool,
+    /// A session unused this many minutes ends (1–1440).
+    #[serde(default = "default_session_idle_minutes")]
+    pub session_idle_minutes: u32,
+    /// A session ends this many hours after login (1–168).
+    #[serde(default = "default_session_hours")]
+    pub session_hours: u32,
+}
+
+impl Default for DashboardSection {
+    fn default() -> Self {
+        Self {
+            secure_cookies: false,
+            trust_forwarded_for: false,
+            session_idle_minutes: default_session_idle_minutes(),
+            session_hours: default_session_hours(),
+        }
+    }
+}
+
+fn default_session_idle_minutes() -> u32 {
+    60
+}
+
+fn default_session_hours() -> u32 {
+    12
+}
+
+impl DashboardSection {
+    /// The web layer's view of `[dashboard]`, validated.
+    pub fn config(&self) -> Result<web::DashboardConfig, CliError> {
+        if !(1..=1440).contains(&self.session_idle_minutes) {
+            return Err(CliError::usage(
+                "dashboard.session_idle_minutes must be from 1 to 1440",
+            ));
+        }
+        if !(1..=168).contains(&self.session_hours) {
+            return Err(CliError::usage(
+                "dashboard.session_hours must be from 1 to 168",
+            ));
+        }
+        Ok(web::DashboardConfig {
+            secure_cookies: self.secure_cookies,
+            trust_forwarded_for: self.trust_forwarded_for,
+            idle_timeout: chrono::Duration::minutes(i64::from(self.session_idle_minutes)),
+            absolute_timeout: chrono::Duration::hours(i64::from(self.session_hours)),
+        })
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
@@ -199,7 +260,7 @@ pub struct LogConfig {
     pub level: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines, for a terminal.
@@ -311,6 +372,7 @@ impl Config {
             return Err(CliError::usage("scheduler.tick_seconds must be at least 1"));
         }
         config.delivery_plan()?;
+        config.dashboard.config()?;
         Ok(config)
     }
 
@@ -509,11 +571,40 @@ mod tests {
     }
 
     #[test]
+    fn dashboard_sessions_are_configured_within_bounds() {
+        let defaults = DashboardSection::default().config().unwrap();
+        assert!(!defaults.secure_cookies && !defaults.trust_forwarded_for);
+        assert_eq!(defaults.idle_timeout, chrono::Duration::hours(1));
+        assert_eq!(defaults.absolute_timeout, chrono::Duration::hours(12));
+        let idle = DashboardSection {
+            session_idle_minutes: 0,
+            ..DashboardSection::default()
+        };
+        assert!(
+            idle.config()
+                .unwrap_err()
+                .to_string()
+                .contains("session_idle_minutes")
+        );
+        let long = DashboardSection {
+            session_hours: 169,
+            ..DashboardSection::default()
+        };
+        assert!(
+            long.config()
+                .unwrap_err()
+                .to_string()
+                .contains("session_hours")
+        );
+    }
+
+    #[test]
     fn secrets_are_masked_in_messages_and_debug_output() {
         let config = Config {
             database_url: url("postgres://app:dbpass@h/db"),
             database_max_connections: 1,
             http: HttpConfig::default(),
+            dashboard: DashboardSection::default(),
             auth: AuthConfig {
                 jwt_secret: Some(SecretString::from("a-signing-secret-of-32-bytes-or-more")),
             },

@@ -177,8 +177,18 @@ async fn serve_demo_starts_empty_and_a_pause_hides_the_mentor(setup: Setup) {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let mentor = get_json(&client, &url, &banner.token).await;
-        assert_eq!(mentor["sync"]["state"], "in_sync", "{mentor}");
+        // The relay records the push just after the simulator has it.
+        loop {
+            let mentor = get_json(&client, &url, &banner.token).await;
+            if mentor["sync"]["state"] == "in_sync" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not recorded as in sync: {mentor}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         drop(server);
     }
 }

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What a user may do. Always read from our database, never trusted from a token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Mentor,

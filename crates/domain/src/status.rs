@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A mentor's availability. The string forms are part of the API contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MentorStatus {
     Active,

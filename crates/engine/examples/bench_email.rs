@@ -89,8 +89,8 @@ async fn bench<B: TestBackend>(emails: usize) {
             .unwrap();
     }
     let clock = FixedClock::new(registered);
-    let engine = Engine::new(store.clone(), Arc::new(clock))
-        .with_expiry_config(ExpiryConfig::default());
+    let engine =
+        Engine::new(store.clone(), Arc::new(clock)).with_expiry_config(ExpiryConfig::default());
     engine.run_expiry(&org, today).await.unwrap();
     let queued = store.delivery_status().await.unwrap().email.pending;
     assert_eq!(queued as usize, emails, "one reminder per mentor");

@@ -10,7 +10,7 @@ use crate::mentors::require_manager;
 use crate::{Engine, EngineError};
 
 /// Settings as shown to admins: what is stored, and what applies.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SettingsView {
     /// The organisation's own thresholds, if set.
     pub thresholds_days: Option<Vec<u16>>,
@@ -23,7 +23,7 @@ pub struct SettingsView {
     pub features: FeaturesView,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FeaturesView {
     /// Whether organisations' own thresholds apply (a deployment-wide flag).
     pub per_org_thresholds: bool,
@@ -31,12 +31,58 @@ pub struct FeaturesView {
 
 /// A settings change; `thresholds_days: null` (or absent) removes the organisation's own thresholds;
 /// `email_enabled` and `locale` change only when given.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsInput {
+    /// Days before expiry, each 1–365; duplicates are merged. `null` or absent: the configured ones.
+    #[serde(default, deserialize_with = "whole_numbers")]
+    #[schema(schema_with = thresholds_schema)]
     pub thresholds_days: Option<Vec<i64>>,
     pub email_enabled: Option<bool>,
+    #[schema(value_type = Option<Locale>)]
     pub locale: Option<String>,
+}
+
+/// Whole numbers as JSON has them: `7` and also `7.0` (the same number), but not `7.5`. Each is
+/// read on its own, so an error names its index.
+fn whole_numbers<'de, D>(d: D) -> Result<Option<Vec<i64>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let numbers = Option::<Vec<WholeNumber>>::deserialize(d)?;
+    Ok(numbers.map(|numbers| numbers.into_iter().map(|n| n.0).collect()))
+}
+
+struct WholeNumber(i64);
+
+impl<'de> Deserialize<'de> for WholeNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// Beyond this, floating-point numbers are no longer exact whole numbers.
+        const EXACT: f64 = 9_007_199_254_740_992.0;
+        let n = serde_json::Number::deserialize(d)?;
+        n.as_i64()
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() <= EXACT)
+                    .map(|f| f as i64)
+            })
+            .map(WholeNumber)
+            .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number")))
+    }
+}
+
+fn thresholds_schema() -> utoipa::openapi::Array {
+    use utoipa::openapi::{ArrayBuilder, ObjectBuilder, Type, schema::SchemaType};
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .min_items(Some(1))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(Thresholds::MIN))
+                .maximum(Some(Thresholds::MAX)),
+        )
+        .build()
 }
 
 impl<S: Store> Engine<S> {
@@ -138,5 +184,28 @@ pub(crate) fn require_admin(user: &User) -> Result<(), EngineError> {
             "organisation settings need the admin role; you are {}",
             user.role
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_are_whole_numbers_however_json_writes_them() {
+        let input: SettingsInput =
+            serde_json::from_str(r#"{"thresholds_days": [30, 14.0, 7]}"#).unwrap();
+        assert_eq!(input.thresholds_days, Some(vec![30, 14, 7]));
+        let absent: SettingsInput = serde_json::from_str("{}").unwrap();
+        assert_eq!(absent.thresholds_days, None);
+        let null: SettingsInput = serde_json::from_str(r#"{"thresholds_days": null}"#).unwrap();
+        assert_eq!(null.thresholds_days, None);
+        for bad in [r#"[7.5]"#, r#"[1e300]"#, r#"["7"]"#] {
+            let json = format!(r#"{{"thresholds_days": {bad}}}"#);
+            assert!(
+                serde_json::from_str::<SettingsInput>(&json).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

@@ -3,7 +3,7 @@ use serde::Serialize;
 use store::{Conflict, Constraint, StoreError};
 
 /// One invalid input field, named as the client sent it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -54,12 +54,24 @@ impl From<StoreError> for EngineError {
             StoreError::NotFound { entity } => EngineError::NotFound { entity },
             StoreError::Conflict(Conflict::Constraint(c)) => match constraint_field(&c) {
                 Some((field, message)) => EngineError::invalid(field, message),
+                // A change that links a mentor by contact id and by key at once, with the mentor as
+                // it is now: the request conflicts with the mentor's state, not with itself.
+                None if matches!(&c, Constraint::Other(name) if name == ONE_DYNAMICS_LINK) => {
+                    EngineError::Conflict(
+                        "the mentor is linked to Dynamics by dynamics_contact_id or by dynamics_key, \
+                         not both: set the other one to null in the same change"
+                            .into(),
+                    )
+                }
                 None => EngineError::Store(StoreError::Conflict(Conflict::Constraint(c))),
             },
             other => EngineError::Store(other),
         }
     }
 }
+
+/// The check that a mentor has at most one Dynamics link (both backends name it so).
+const ONE_DYNAMICS_LINK: &str = "mentors_one_dynamics_link";
 
 /// The input field a uniqueness rule is about, for a 422 that names it.
 pub(crate) fn constraint_field(c: &Constraint) -> Option<(&'static str, &'static str)> {

@@ -2,6 +2,7 @@
 //! collected with the field it belongs to, so one answer names them all.
 
 use chrono::NaiveDate;
+use domain::text::NO_CONTROL_PATTERN;
 use domain::{CertificationPeriod, Email, FullName, MentorId, MentorStatus, Phone, is_valid_on};
 use serde::Deserialize;
 use store::{MentorPatch, NewCertification, NewMentor};
@@ -12,7 +13,8 @@ use crate::FieldError;
 /// Longest alternate key we accept for a Dynamics record.
 const DYNAMICS_KEY_MAX_CHARS: usize = 100;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// A certification period: `expires_on` (the last valid day) must not be before `issued_on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CertificationInput {
     pub issued_on: NaiveDate,
@@ -26,23 +28,56 @@ impl CertificationInput {
     }
 }
 
-/// A mentor to register, from the API or one CSV row.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A mentor to register, from the API or one CSV row. A Dynamics link is a contact id or an alternate
+/// key, not both.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MentorInput {
+    #[schema(value_type = FullName)]
     pub full_name: String,
+    #[schema(value_type = Email)]
     pub email: String,
+    /// Blank (empty or spaces) or null: no phone.
     #[serde(default)]
+    #[schema(schema_with = phone_field_schema)]
     pub phone: Option<String>,
+    /// Whether the public website lists the mentor (default true).
     #[serde(default)]
     pub listed_publicly: Option<bool>,
     #[serde(default)]
     pub dynamics_contact_id: Option<Uuid>,
+    /// An alternate key of the Dynamics record; blank or null: none.
     #[serde(default)]
+    #[schema(schema_with = dynamics_key_schema)]
     pub dynamics_key: Option<String>,
     /// The first certification; without one the mentor starts as `certification_expired`.
     #[serde(default)]
     pub certification: Option<CertificationInput>,
+}
+
+fn phone_field_schema() -> utoipa::openapi::Object {
+    optional_text(Phone::MAX_CHARS, Phone::OPTIONAL_PATTERN)
+        .description(Some(
+            "Digits, spaces and + - ( ), at least 3 digits; blank (empty or spaces) or null: none.",
+        ))
+        .build()
+}
+
+fn dynamics_key_schema() -> utoipa::openapi::Object {
+    optional_text(DYNAMICS_KEY_MAX_CHARS, NO_CONTROL_PATTERN)
+        .description(Some(
+            "An alternate key of the Dynamics record, no control characters; kept trimmed; blank \
+             or null: none.",
+        ))
+        .build()
+}
+
+fn optional_text(max_length: usize, pattern: &str) -> utoipa::openapi::ObjectBuilder {
+    use utoipa::openapi::{ObjectBuilder, Type, schema::SchemaType};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .max_length(Some(max_length))
+        .pattern(Some(pattern))
 }
 
 impl MentorInput {
@@ -51,8 +86,8 @@ impl MentorInput {
         let mut errors = Vec::new();
         let full_name = collect(FullName::parse(&self.full_name), "full_name", &mut errors);
         let email = collect(Email::parse(&self.email), "email", &mut errors);
-        let phone = match non_blank(self.phone) {
-            Some(raw) => collect(Phone::parse(&raw), "phone", &mut errors).map(Some),
+        let phone = match self.phone {
+            Some(raw) => collect(Phone::parse_optional(&raw), "phone", &mut errors),
             None => Some(None),
         };
         let dynamics_key = match validate_dynamics_key(self.dynamics_key) {
@@ -105,21 +140,28 @@ impl MentorInput {
     }
 }
 
-/// A change to a mentor's details: absent fields stay, `null` clears an optional one.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A change to a mentor's details: absent fields stay, `null` (or a blank text) clears an optional
+/// one. At least one field; a Dynamics link is a contact id or an alternate key, not both.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MentorPatchInput {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = FullName)]
     pub full_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Email)]
     pub email: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = phone_field_schema)]
     pub phone: Option<Option<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = bool)]
     pub listed_publicly: Option<bool>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Uuid>)]
     pub dynamics_contact_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = dynamics_key_schema)]
     pub dynamics_key: Option<Option<String>>,
 }
 
@@ -138,8 +180,8 @@ impl MentorPatchInput {
             patch.email = collect(Email::parse(&raw), "email", &mut errors);
         }
         if let Some(raw) = self.phone {
-            patch.phone = match non_blank(raw) {
-                Some(raw) => collect(Phone::parse(&raw), "phone", &mut errors).map(Some),
+            patch.phone = match raw {
+                Some(raw) => collect(Phone::parse_optional(&raw), "phone", &mut errors),
                 None => Some(None),
             };
         }
@@ -204,21 +246,26 @@ fn non_blank(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
 }
 
+/// At most [`DYNAMICS_KEY_MAX_CHARS`] characters (as sent), no control characters; blank is none.
 fn validate_dynamics_key(raw: Option<String>) -> Result<Option<String>, FieldError> {
-    match non_blank(raw) {
-        None => Ok(None),
-        Some(key) => {
-            let key = key.trim().to_owned();
-            if key.chars().count() > DYNAMICS_KEY_MAX_CHARS || key.chars().any(char::is_control) {
-                Err(FieldError::new(
-                    "dynamics_key",
-                    format!("must be at most {DYNAMICS_KEY_MAX_CHARS} printable characters"),
-                ))
-            } else {
-                Ok(Some(key))
-            }
-        }
+    if let Some(key) = &raw
+        && (key.chars().count() > DYNAMICS_KEY_MAX_CHARS || key.chars().any(char::is_control))
+    {
+        return Err(FieldError::new(
+            "dynamics_key",
+            format!("must be at most {DYNAMICS_KEY_MAX_CHARS} printable characters"),
+        ));
     }
+    Ok(non_blank(raw).map(|key| key.trim().to_owned()))
+}
+
+/// A field that may be absent (`None`) but not `null`.
+fn present<'de, T, D>(d: D) -> Result<Option<T>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// Tells "absent" (outer `None`) from "null" (`Some(None)`) in a PATCH body.

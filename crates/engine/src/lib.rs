@@ -8,6 +8,7 @@ mod error;
 pub mod expiry;
 mod input;
 mod mentors;
+pub mod metrics;
 mod notices;
 mod org_clock;
 pub mod scheduler;
@@ -37,6 +38,7 @@ pub struct Engine<S> {
     expiry: Arc<ExpiryConfig>,
     writer: Option<WriteBatcher>,
     listing: Option<Arc<sync::ListingSync>>,
+    org_labels: Arc<metrics::OrgLabels>,
 }
 
 impl<S: store::Store> Engine<S> {
@@ -47,6 +49,7 @@ impl<S: store::Store> Engine<S> {
             expiry: Arc::default(),
             writer: None,
             listing: None,
+            org_labels: Arc::default(),
         }
     }
 

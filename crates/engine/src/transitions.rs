@@ -51,6 +51,7 @@ impl<S: Store> Engine<S> {
                 // The compare-and-set held, so the row is exactly what was read plus this change:
                 // no need to read it again.
                 Ok(()) => {
+                    crate::metrics::transitions(&transition, false, 1);
                     return Ok(self.snapshot(after(mentor, &transition, at), today));
                 }
                 Err(e) if e.is_lost_race() => continue,
@@ -86,6 +87,7 @@ impl<S: Store> Engine<S> {
                 .as_ref()
                 .map(|t| notices::for_user_transition(&mentor, t, false))
                 .unwrap_or_default();
+            let moved = transition.as_ref().map(|t| (t.action, t.to));
             let change = MentorChange {
                 org: user.org_id,
                 mentor: id,
@@ -105,7 +107,12 @@ impl<S: Store> Engine<S> {
                 at: self.clock().now(),
             };
             match self.apply_user_change(change).await {
-                Ok(()) => return self.mentor(user, id).await,
+                Ok(()) => {
+                    if let Some((action, to)) = moved {
+                        crate::metrics::transitions_to(action.as_str(), to, false, 1);
+                    }
+                    return self.mentor(user, id).await;
+                }
                 Err(e) if e.is_lost_race() => continue,
                 Err(e) => return Err(e.into()),
             }

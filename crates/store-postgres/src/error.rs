@@ -59,7 +59,7 @@ fn constraint_named(name: String) -> Constraint {
 fn missing_entity(fk: &str) -> Option<&'static str> {
     match fk {
         "users_mentor_id_fkey" => Some("mentor"),
-        "idempotency_keys_user_id_fkey" => Some("user"),
+        "idempotency_keys_user_id_fkey" | "dashboard_sessions_user_id_fkey" => Some("user"),
         name if name.ends_with("_org_id_fkey") => Some("organisation"),
         _ => None,
     }

@@ -17,6 +17,7 @@ mod orgs_users;
 mod plans;
 mod rows;
 mod runs;
+mod sessions;
 mod sync;
 mod wakeups;
 mod worklist;
@@ -38,6 +39,7 @@ use store::{
     StoredResponse, SyncClaim, SyncPriority, SyncRecorded, SyncResult, SyncSelection,
     SyncStatusRecord, SyncTarget, SyncWakeups, User, WebhookJob,
 };
+use store::{LoginFailure, LoginFailureCounts, NewSession, SessionRecord, TokenHash};
 use uuid::Uuid;
 
 use crate::error::db_err;
@@ -401,6 +403,48 @@ impl Store for PgStore {
 
     async fn idempotency_abandon(&self, user: UserId, key: &str) -> StoreResult<()> {
         idempotency::abandon(&self.pool, user, key).await
+    }
+
+    async fn create_session(&self, session: NewSession) -> StoreResult<()> {
+        sessions::create_session(&self.pool, session).await
+    }
+
+    async fn session(
+        &self,
+        token_hash: &TokenHash,
+        now: DateTime<Utc>,
+        idle: chrono::Duration,
+    ) -> StoreResult<Option<SessionRecord>> {
+        sessions::session(&self.pool, token_hash, now, idle).await
+    }
+
+    async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<bool> {
+        sessions::delete_session(&self.pool, token_hash).await
+    }
+
+    async fn delete_expired_sessions(
+        &self,
+        now: DateTime<Utc>,
+        idle: chrono::Duration,
+    ) -> StoreResult<u64> {
+        sessions::delete_expired_sessions(&self.pool, now, idle).await
+    }
+
+    async fn record_login_failure(&self, failure: LoginFailure) -> StoreResult<()> {
+        sessions::record_login_failure(&self.pool, failure).await
+    }
+
+    async fn login_failures_since(
+        &self,
+        account: &str,
+        address: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<LoginFailureCounts> {
+        sessions::login_failures_since(&self.pool, account, address, since).await
+    }
+
+    async fn prune_login_failures(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        sessions::prune_login_failures(&self.pool, before).await
     }
 
     async fn claim_sync(&self, claim: SyncClaim) -> StoreResult<Vec<ClaimedMentor>> {

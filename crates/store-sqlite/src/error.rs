@@ -57,6 +57,7 @@ fn unique_on(columns: &str) -> Constraint {
         "mentors.org_id, mentors.dynamics_contact_id" => Constraint::MentorDynamicsContactId,
         "mentors.org_id, mentors.dynamics_key" => Constraint::MentorDynamicsKey,
         "status_history.idempotency_key" => Constraint::HistoryIdempotencyKey,
+        "dashboard_sessions.token_hash" => Constraint::Other("dashboard_sessions_pkey".to_owned()),
         other => Constraint::Other(other.to_owned()),
     }
 }

@@ -19,6 +19,7 @@ mod notifications;
 mod orgs_users;
 mod rows;
 mod runs;
+mod sessions;
 mod sync;
 mod time;
 mod worklist;
@@ -36,6 +37,7 @@ use store::{
     StoredResponse, SyncClaim, SyncPriority, SyncRecorded, SyncResult, SyncSelection,
     SyncStatusRecord, SyncTarget, SyncWakeups, User, WebhookJob,
 };
+use store::{LoginFailure, LoginFailureCounts, NewSession, SessionRecord, TokenHash};
 use uuid::Uuid;
 
 pub use crate::db::Access;
@@ -380,6 +382,48 @@ impl Store for SqliteStore {
 
     async fn idempotency_abandon(&self, user: UserId, key: &str) -> StoreResult<()> {
         idempotency::abandon(&self.db, user, key).await
+    }
+
+    async fn create_session(&self, session: NewSession) -> StoreResult<()> {
+        sessions::create_session(&self.db, session).await
+    }
+
+    async fn session(
+        &self,
+        token_hash: &TokenHash,
+        now: DateTime<Utc>,
+        idle: chrono::Duration,
+    ) -> StoreResult<Option<SessionRecord>> {
+        sessions::session(&self.db, token_hash, now, idle).await
+    }
+
+    async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<bool> {
+        sessions::delete_session(&self.db, token_hash).await
+    }
+
+    async fn delete_expired_sessions(
+        &self,
+        now: DateTime<Utc>,
+        idle: chrono::Duration,
+    ) -> StoreResult<u64> {
+        sessions::delete_expired_sessions(&self.db, now, idle).await
+    }
+
+    async fn record_login_failure(&self, failure: LoginFailure) -> StoreResult<()> {
+        sessions::record_login_failure(&self.db, failure).await
+    }
+
+    async fn login_failures_since(
+        &self,
+        account: &str,
+        address: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<LoginFailureCounts> {
+        sessions::login_failures_since(&self.db, account, address, since).await
+    }
+
+    async fn prune_login_failures(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        sessions::prune_login_failures(&self.db, before).await
     }
 
     async fn claim_sync(&self, claim: SyncClaim) -> StoreResult<Vec<ClaimedMentor>> {

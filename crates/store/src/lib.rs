@@ -7,6 +7,7 @@ mod delivery;
 mod error;
 mod jobs;
 mod records;
+mod sessions;
 mod sync;
 mod writes;
 
@@ -30,6 +31,10 @@ pub use jobs::{
 pub use records::{
     Actor, CertificationRecord, HistoryRecord, MentorRecord, Notification, Org, Page, SchemaStatus,
     SyncFailure, SyncRecord, User, page_fetch_limit,
+};
+pub use sessions::{
+    LoginFailure, LoginFailureCounts, NewSession, SESSION_TOUCH_INTERVAL, SessionRecord, TokenHash,
+    session_needs_touch,
 };
 pub use sync::{
     ClaimedMentor, CredentialCheck, DeadLetter, DeadReason, DynamicsLink, SyncClaim, SyncOutcome,
@@ -398,6 +403,52 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<u64>> + Send;
     /// Both outboxes' depth.
     fn delivery_status(&self) -> impl Future<Output = StoreResult<DeliveryStatus>> + Send;
+
+    // --- dashboard sessions ---
+    //
+    // Instants come from the caller's clock (the engine's), so sessions expire by the same time the
+    // rest of the request sees.
+
+    /// Start a session. `NotFound("user")` when the user does not exist; a token hash already in use
+    /// is a constraint conflict.
+    fn create_session(&self, session: NewSession) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The session with this token hash and its user, if it is live at `now`: before its absolute
+    /// expiry and last seen less than `idle` ago. Marks it seen at `now` (when its last sighting is
+    /// [`SESSION_TOUCH_INTERVAL`] old or more, so busy pages do not write on every request).
+    fn session(
+        &self,
+        token_hash: &TokenHash,
+        now: DateTime<Utc>,
+        idle: chrono::Duration,
+    ) -> impl Future<Output = StoreResult<Option<SessionRecord>>> + Send;
+    /// End a session (logout); false when there was none.
+    fn delete_session(
+        &self,
+        token_hash: &TokenHash,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Forget sessions that are no longer live at `now` (expired, or idle for `idle`); returns how many.
+    fn delete_expired_sessions(
+        &self,
+        now: DateTime<Utc>,
+        idle: chrono::Duration,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Count a failed login.
+    fn record_login_failure(
+        &self,
+        failure: LoginFailure,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Failed logins at or after `since`, for `account` and for `address`.
+    fn login_failures_since(
+        &self,
+        account: &str,
+        address: &str,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<LoginFailureCounts>> + Send;
+    /// Forget failed logins before `before`; returns how many.
+    fn prune_login_failures(
+        &self,
+        before: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
 
     // --- idempotency keys of API requests ---
 

@@ -8,15 +8,17 @@ use store::{
     Actor, AlertRecord, HistoryRecord, MentorRecord, Notification, ReminderOutcome, ReminderRecord,
     RunCounts, RunId, RunOutcome, RunRecord, RunTrigger, Severity, User,
 };
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct List<T> {
     pub items: Vec<T>,
+    /// The `cursor` of the next page; null on the last one.
     pub next_cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct CertificationDto {
     pub id: CertificationId,
     pub kind: String,
@@ -26,16 +28,16 @@ pub(crate) struct CertificationDto {
     pub days_left: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct SyncDto {
-    /// `disabled`, `unlinked`, `in_sync`, `pending`, `failed` (retrying) or `dead`.
+    #[schema(value_type = engine::sync::SyncState)]
     pub state: &'static str,
     pub pushed_version: Option<i64>,
     pub pushed_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct MentorDto {
     pub id: MentorId,
     pub org: String,
@@ -97,15 +99,22 @@ impl From<MentorSnapshot> for MentorDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct ActorDto {
-    /// `user` or `system`.
-    pub kind: &'static str,
+    pub kind: ActorKind,
     pub user_id: Option<Uuid>,
     pub email: Option<String>,
 }
 
-#[derive(Serialize)]
+/// Who made a change: a user, or the service itself (the nightly run, an automatic resume).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ActorKind {
+    User,
+    System,
+}
+
+#[derive(Serialize, ToSchema)]
 pub(crate) struct HistoryDto {
     pub id: i64,
     pub from_status: Option<MentorStatus>,
@@ -119,12 +128,12 @@ impl From<HistoryRecord> for HistoryDto {
     fn from(h: HistoryRecord) -> Self {
         let actor = match h.actor {
             Actor::User(id) => ActorDto {
-                kind: "user",
+                kind: ActorKind::User,
                 user_id: Some(id.0),
                 email: h.actor_email,
             },
             Actor::System => ActorDto {
-                kind: "system",
+                kind: ActorKind::System,
                 user_id: None,
                 email: None,
             },
@@ -140,7 +149,7 @@ impl From<HistoryRecord> for HistoryDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct NotificationDto {
     pub id: NotificationId,
     pub kind: String,
@@ -163,7 +172,7 @@ impl From<Notification> for NotificationDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct MeDto {
     pub id: Uuid,
     pub org_id: Uuid,
@@ -184,7 +193,7 @@ impl MeDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct ReminderDto {
     pub threshold_days: u16,
     pub certification_expires_on: NaiveDate,
@@ -207,7 +216,7 @@ impl From<ReminderRecord> for ReminderDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct RunDto {
     pub id: RunId,
     pub job: String,
@@ -238,7 +247,7 @@ impl From<RunRecord> for RunDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct AlertDto {
     pub id: Uuid,
     pub kind: String,

@@ -16,7 +16,7 @@ use crate::auth::CurrentUser;
 use crate::state::AppState;
 
 const HEADER: &str = "idempotency-key";
-const MAX_KEY_LEN: usize = 255;
+pub(crate) const MAX_KEY_LEN: usize = 255;
 /// Bodies of the API are small; anything larger is not a request we would keep.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// A claimed key whose request never finished (the process died) may be reused after this long.

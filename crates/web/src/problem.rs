@@ -44,15 +44,21 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// An RFC 9457 problem detail, as every error answers (`application/problem+json`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Problem<'a> {
+    /// The problem type, e.g. `/problems/invalid-field`.
     #[serde(rename = "type")]
     kind: &'a str,
     title: &'a str,
+    /// The HTTP status code.
     status: u16,
     detail: String,
+    /// With `422`: every invalid field, named as the client sent it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<FieldError>>)]
     errors: Option<&'a [FieldError]>,
+    /// With a refused transition (`409`): the mentor's status now.
     #[serde(skip_serializing_if = "Option::is_none")]
     current_status: Option<MentorStatus>,
 }

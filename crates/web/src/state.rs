@@ -3,6 +3,7 @@ use std::sync::Arc;
 use engine::Engine;
 
 use crate::TokenKeys;
+use crate::observability::MetricsEndpoint;
 use crate::user_cache::UserCache;
 
 /// What every handler can reach. Cloned per request, so everything inside is a cheap handle.
@@ -11,6 +12,8 @@ pub(crate) struct AppState<S> {
     pub engine: Engine<S>,
     pub tokens: Arc<TokenKeys>,
     pub users: Arc<UserCache>,
+    /// `/metrics`, when this process records metrics.
+    pub metrics: Option<MetricsEndpoint<S>>,
 }
 
 impl<S> AppState<S> {
@@ -19,6 +22,12 @@ impl<S> AppState<S> {
             engine,
             tokens: Arc::new(tokens),
             users: Arc::default(),
+            metrics: None,
         }
+    }
+
+    pub fn with_metrics(mut self, metrics: MetricsEndpoint<S>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 }

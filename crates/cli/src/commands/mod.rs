@@ -48,10 +48,6 @@ impl Outcome {
 
 /// Run the command and return the process exit code.
 pub fn run(cli: Cli) -> u8 {
-    let config = match Config::load(cli.config.as_deref()) {
-        Ok(config) => config,
-        Err(e) => return fail(cli.json, &e, None),
-    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -62,6 +58,19 @@ pub fn run(cli: Cli) -> u8 {
             );
         }
     };
+    // Inside the runtime: checking `[smtp]` builds (and drops) a mail connection pool, which needs
+    // a reactor.
+    let loaded = {
+        let _runtime = runtime.enter();
+        Config::load(cli.config.as_deref())
+    };
+    let mut config = match loaded {
+        Ok(config) => config,
+        Err(e) => return fail(cli.json, &e, None),
+    };
+    if let Some(format) = cli.log_format {
+        config.log.format = format;
+    }
     let default_level = match cli.command {
         Command::Serve(_) => DEFAULT_SERVE_LOG_LEVEL,
         _ => DEFAULT_COMMAND_LOG_LEVEL,

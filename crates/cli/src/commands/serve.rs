@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use engine::Engine;
 use engine::delivery::{AlertQueue, EmailSender, WebhookSender};
+use engine::metrics::GaugeSampler;
 use engine::scheduler::Scheduler;
 use engine::sync::Relay;
 use store::Store;
@@ -22,6 +23,8 @@ use crate::error::CliError;
 const WRITE_BATCH_MAX: usize = 64;
 /// How long the alert webhook may take to answer.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the gauges that come from the database are read (scrapes of /metrics read them too).
+const GAUGE_SAMPLE_INTERVAL: Duration = Duration::from_secs(15);
 
 pub async fn run<S: Store>(
     config: &Config,
@@ -35,6 +38,8 @@ pub async fn run<S: Store>(
             None,
         ),
     };
+    // Before anything runs, so the first scheduled run is counted too.
+    let metrics = install_metrics_recorder()?;
     let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(&config.http.bind)
         .await
@@ -71,10 +76,19 @@ pub async fn run<S: Store>(
         }
     }
     background_tasks.extend(start_delivery(config, &engine, &background).await?);
+    let sampler = GaugeSampler::new(engine.clone());
+    background_tasks.push(tokio::spawn(sample_gauges(
+        sampler.clone(),
+        metrics.clone(),
+        background.clone(),
+    )));
     let writers = (config.database_max_connections / 2).max(1) as usize;
     let engine = engine.with_batched_writes(WRITE_BATCH_MAX, writers);
     let engine_integrations = engine.listing().map_or(0, |l| l.integrations().count());
-    let app = web::app(engine, tokens);
+    let app = web::with_dashboard_config(
+        web::app_with_metrics(engine, tokens, metrics, sampler),
+        config.dashboard.config()?,
+    );
     tracing::info!(
         %address,
         scheduler = config.scheduler.enabled,
@@ -100,6 +114,34 @@ pub async fn run<S: Store>(
     served.map_err(|e| CliError::failed(format!("the server stopped with an error: {e}")))?;
     tracing::info!("stopped");
     Ok(Outcome::Quiet)
+}
+
+/// The process's metrics recorder (Prometheus, rendered by `GET /metrics`), installed once.
+fn install_metrics_recorder() -> Result<web::PrometheusHandle, CliError> {
+    let handle = web::prometheus_builder()
+        .install_recorder()
+        .map_err(|e| CliError::failed(format!("cannot install the metrics recorder: {e}")))?;
+    web::describe_metrics();
+    Ok(handle)
+}
+
+/// Read the database gauges every [`GAUGE_SAMPLE_INTERVAL`], and keep the recorder's histograms
+/// drained between scrapes, until cancelled.
+async fn sample_gauges<S: Store>(
+    sampler: GaugeSampler<S>,
+    metrics: web::PrometheusHandle,
+    cancel: CancellationToken,
+) {
+    loop {
+        if let Err(e) = sampler.sample().await {
+            tracing::warn!(error = %e, "sampling the metrics gauges failed");
+        }
+        metrics.run_upkeep();
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            () = tokio::time::sleep(GAUGE_SAMPLE_INTERVAL) => {}
+        }
+    }
 }
 
 /// Start the email sender (with `[smtp]`), the webhook sender (with `alerts.webhook_url`) and the

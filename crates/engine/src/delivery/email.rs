@@ -206,6 +206,7 @@ impl<S: Store> EmailSender<S> {
         store
             .record_email_results(self.owner, results.iter().map(|(_, r)| r.clone()).collect())
             .await?;
+        crate::metrics::emails(report.sent, report.retried, report.dead);
         for (job, error) in dead {
             self.open_dead_alert(job, &error).await?;
         }

@@ -94,6 +94,7 @@ impl<S: Store> WebhookSender<S> {
         }
         if !results.is_empty() {
             store.record_webhook_results(self.owner, results).await?;
+            crate::metrics::webhook_posts(report.delivered, report.retried, report.dead);
         }
         Ok(report)
     }

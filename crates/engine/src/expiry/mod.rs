@@ -93,6 +93,7 @@ impl<S: Store> Engine<S> {
         org: &Org,
         run: NewRun,
     ) -> Result<RunReport, EngineError> {
+        let started = std::time::Instant::now();
         let mut counts = RunCounts::default();
         let heartbeat = self.keep_lease(run.id);
         let result = AssertUnwindSafe(self.expiry_steps(org, &run, &mut counts))
@@ -131,6 +132,7 @@ impl<S: Store> Engine<S> {
         if outcome == RunOutcome::Succeeded {
             counts.findings = self.compensation_check(org, run.id).await?;
         }
+        crate::metrics::run_finished(EXPIRY_JOB, outcome, started.elapsed());
         let report = RunReport {
             run_id: run.id,
             org: org.slug.to_string(),

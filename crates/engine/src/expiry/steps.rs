@@ -60,6 +60,7 @@ impl<S: Store> Engine<S> {
                     .store()
                     .apply_changes(changes.into_iter().map(|(c, _)| c).collect())
                     .await?;
+                let before = counts;
                 for ((mentor, to), outcome) in targets.into_iter().zip(outcomes) {
                     match outcome {
                         ChangeOutcome::Applied if to == domain::MentorStatus::Active => {
@@ -70,6 +71,22 @@ impl<S: Store> Engine<S> {
                         ChangeOutcome::AlreadyRecorded | ChangeOutcome::NotFound => {}
                     }
                 }
+                let kind = match action {
+                    SystemAction::Expire => domain::ActionKind::Expire,
+                    SystemAction::AutoResume => domain::ActionKind::AutoResume,
+                };
+                crate::metrics::transitions_to(
+                    kind.as_str(),
+                    domain::MentorStatus::Active,
+                    true,
+                    counts.to_active - before.to_active,
+                );
+                crate::metrics::transitions_to(
+                    kind.as_str(),
+                    domain::MentorStatus::CertificationExpired,
+                    true,
+                    counts.to_expired - before.to_expired,
+                );
             }
             if lost.is_empty() {
                 return Ok(counts);
@@ -193,6 +210,7 @@ impl<S: Store> Engine<S> {
                 .await?;
             total.sent += won.sent;
             total.skipped += won.skipped;
+            crate::metrics::reminders(won.sent, won.skipped);
         }
         Ok(total)
     }

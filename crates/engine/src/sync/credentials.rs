@@ -48,12 +48,29 @@ impl<S: Store> Engine<S> {
                 self.resolve_sync_alert(integration.org, SyncAlert::Credentials)
                     .await?
             }
-            Err(DataverseError::Unauthorized { .. } | DataverseError::Forbidden { .. }) => {
+            Err(
+                error @ (DataverseError::Unauthorized { .. } | DataverseError::Forbidden { .. }),
+            ) => {
+                let status = match error {
+                    DataverseError::Forbidden { .. } => "403",
+                    _ => "401",
+                };
+                let org = self.org_label(integration.org).await;
+                metrics::counter!(
+                    crate::metrics::SYNC_CREDENTIAL_FAILURES,
+                    "org" => org,
+                    "status" => status
+                )
+                .increment(1);
                 self.credentials_refused(integration, &detail).await?
             }
             // Dynamics unreachable or throttling says nothing about the credentials; pushes retry and
             // the queue's age shows the outage.
-            Err(_) => {
+            Err(error) => {
+                if matches!(error, DataverseError::Throttled { .. }) {
+                    let org = self.org_label(integration.org).await;
+                    metrics::counter!(crate::metrics::SYNC_THROTTLED, "org" => org).increment(1);
+                }
                 tracing::warn!(org = %integration.org, %detail, "credential check inconclusive");
                 self.record_check(integration, false, detail).await?
             }

@@ -19,7 +19,7 @@ use store::{Store, SyncPriority, SyncSelection, User};
 pub use mapping::{Mapping, StatusColumn, StatusValues};
 pub use nightly::{LISTING_SYNC_JOB, NightlySyncReport};
 pub use relay::{PassReport, Relay};
-pub use status::{SyncStatusView, sync_state};
+pub use status::{IntegrationHealth, SyncState, SyncStatusView, sync_state};
 
 use crate::mentors::require_manager;
 use crate::{Engine, EngineError};

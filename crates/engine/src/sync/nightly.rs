@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use dataverse::PageRequest;
 use domain::MentorId;
+use metrics::counter;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use store::{
@@ -16,6 +17,7 @@ use store::{
 
 use super::Integration;
 use super::mapping::Mapping;
+use crate::metrics::{SYNC_DRIFT, SYNC_MISSING_RECORDS, SYNC_THROTTLED};
 use crate::{Engine, EngineError};
 
 pub const LISTING_SYNC_JOB: &str = "listing_sync";
@@ -51,6 +53,7 @@ impl<S: Store> Engine<S> {
         org: &Org,
         run: NewRun,
     ) -> Result<NightlySyncReport, EngineError> {
+        let started = std::time::Instant::now();
         let mut counts = RunCounts::default();
         let heartbeat = self.keep_lease(run.id);
         let result = match self.listing().and_then(|l| l.integration(org.id)) {
@@ -78,6 +81,7 @@ impl<S: Store> Engine<S> {
                 digest_for: None,
             })
             .await?;
+        crate::metrics::run_finished(LISTING_SYNC_JOB, outcome, started.elapsed());
         Ok(NightlySyncReport {
             org: org.slug.to_string(),
             run_id: run.id,
@@ -131,7 +135,8 @@ impl<S: Store> Engine<S> {
             .iter()
             .map(|t| Mapping::lookup_key(&t.link))
             .collect();
-        let remote = self.read_remote(integration, &wanted).await?;
+        let org = self.org_label(integration.org).await;
+        let remote = self.read_remote(integration, &wanted, &org).await?;
         let mut counts = ReconcileCounts {
             checked: targets.len() as u64,
             ..ReconcileCounts::default()
@@ -180,6 +185,8 @@ impl<S: Store> Engine<S> {
                 .record_findings(integration.org, run, findings, self.clock().now())
                 .await?;
         }
+        counter!(SYNC_DRIFT, "org" => org.clone()).increment(counts.drift);
+        counter!(SYNC_MISSING_RECORDS, "org" => org).increment(counts.missing_records);
         tracing::info!(org = %integration.org, ?counts, "reconciliation finished");
         Ok(counts)
     }
@@ -189,6 +196,7 @@ impl<S: Store> Engine<S> {
         &self,
         integration: &Integration,
         wanted: &HashSet<String>,
+        org: &str,
     ) -> Result<HashMap<String, Map<String, Value>>, EngineError> {
         let mapping = &integration.mapping;
         let mut found = HashMap::new();
@@ -199,7 +207,7 @@ impl<S: Store> Engine<S> {
             page_size: RECONCILE_PAGE_SIZE,
         });
         while let Some(next) = request.take() {
-            let page = read_page_waiting_out_throttling(integration, &next).await?;
+            let page = read_page_waiting_out_throttling(integration, &next, org).await?;
             for record in page.records {
                 for key in mapping.record_lookup_keys(&record) {
                     if wanted.contains(&key) {
@@ -220,10 +228,15 @@ const MAX_THROTTLED_READS: usize = 20;
 async fn read_page_waiting_out_throttling(
     integration: &Integration,
     request: &PageRequest,
+    org: &str,
 ) -> Result<dataverse::Page, EngineError> {
     let mut throttled = 0;
     loop {
-        match integration.client.read_page(request).await {
+        let read = integration.client.read_page(request).await;
+        if let Err(dataverse::DataverseError::Throttled { .. }) = &read {
+            counter!(SYNC_THROTTLED, "org" => org.to_owned()).increment(1);
+        }
+        match read {
             Ok(page) => return Ok(page),
             Err(dataverse::DataverseError::Throttled { .. }) if throttled < MAX_THROTTLED_READS => {
                 throttled += 1

@@ -177,6 +177,10 @@ impl<S: Store> Relay<S> {
             return Ok(report);
         }
         let outcomes = self.push(&claimed).await;
+        // One pass is one request (a single PATCH or one `$batch`): throttled at most once.
+        let throttled = outcomes
+            .iter()
+            .any(|o| matches!(o, Pushed::Failed(Failure::Throttled)));
         let mut results = Vec::with_capacity(claimed.len());
         let mut findings = Vec::new();
         let mut last_dead_error = None;
@@ -225,10 +229,41 @@ impl<S: Store> Relay<S> {
             .await?;
         report.lag_ms = recorded.confirmed_lag_ms;
         report.credentials_refused = refused_detail.is_some();
+        self.record_metrics(&report, throttled).await;
         self.raise_alerts(&report, findings, last_dead_error, refused_detail)
             .await?;
         tracing::debug!(%org, ?report, "relay pass");
         Ok(report)
+    }
+
+    async fn record_metrics(&self, report: &PassReport, throttled: bool) {
+        use crate::metrics::{
+            SYNC_CREDENTIAL_FAILURES, SYNC_PUSH_LAG, SYNC_PUSHES, SYNC_THROTTLED,
+        };
+        use metrics::{counter, histogram};
+        let org = self.engine.org_label(self.integration.org).await;
+        for (outcome, count) in [
+            ("pushed", report.pushed),
+            ("unlinked", report.unlinked),
+            ("retry", report.retried),
+            ("released", report.released),
+            ("dead", report.dead),
+            ("not_found", report.not_found),
+        ] {
+            counter!(SYNC_PUSHES, "org" => org.clone(), "outcome" => outcome)
+                .increment(count as u64);
+        }
+        let lag = histogram!(SYNC_PUSH_LAG, "org" => org.clone());
+        for ms in &report.lag_ms {
+            lag.record(*ms as f64 / 1000.0);
+        }
+        if throttled {
+            counter!(SYNC_THROTTLED, "org" => org.clone()).increment(1);
+        }
+        if report.credentials_refused {
+            // The relay classifies only 401 as refused credentials (403 is a permanent failure).
+            counter!(SYNC_CREDENTIAL_FAILURES, "org" => org, "status" => "401").increment(1);
+        }
     }
 
     /// Push every linked mentor's desired state: one request for one mentor, a `$batch` for more.

@@ -14,25 +14,66 @@ const LAG_WINDOW_HOURS: i64 = 24;
 const RUNS_TO_SEARCH: u32 = 50;
 const DEAD_LETTERS_SHOWN: u32 = 50;
 
-/// A mentor's sync state: `disabled` (no integration), `unlinked`, `in_sync`, `pending`, `failed`
-/// (retrying after an error) or `dead` (given up until retried).
-pub fn sync_state(mentor: &MentorRecord, integration_enabled: bool) -> &'static str {
-    let linked = mentor.dynamics_contact_id.is_some() || mentor.dynamics_key.is_some();
-    if !integration_enabled {
-        "disabled"
-    } else if !linked {
-        "unlinked"
-    } else {
-        match mentor.sync.failure {
-            Some(SyncFailure::Dead | SyncFailure::NotFound) => "dead",
-            Some(SyncFailure::Retrying) => "failed",
-            None if mentor.sync.pushed_version >= Some(mentor.version) => "in_sync",
-            None => "pending",
+/// A mentor's sync state, as the API and the dashboard name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    /// The organisation has no Dynamics integration.
+    Disabled,
+    /// The mentor has no Dynamics contact id or key.
+    Unlinked,
+    /// The last push confirmed the mentor's current version.
+    InSync,
+    /// A change waits to be pushed.
+    Pending,
+    /// The last push failed and will be retried.
+    Failed,
+    /// Given up until retried (or the remote record does not exist).
+    Dead,
+}
+
+impl SyncState {
+    pub const ALL: [SyncState; 6] = [
+        SyncState::Disabled,
+        SyncState::Unlinked,
+        SyncState::InSync,
+        SyncState::Pending,
+        SyncState::Failed,
+        SyncState::Dead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncState::Disabled => "disabled",
+            SyncState::Unlinked => "unlinked",
+            SyncState::InSync => "in_sync",
+            SyncState::Pending => "pending",
+            SyncState::Failed => "failed",
+            SyncState::Dead => "dead",
         }
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A mentor's sync state: `disabled` (no integration), `unlinked`, `in_sync`, `pending`, `failed`
+/// (retrying after an error) or `dead` (given up until retried). One of [`SyncState::as_str`].
+pub fn sync_state(mentor: &MentorRecord, integration_enabled: bool) -> &'static str {
+    let linked = mentor.dynamics_contact_id.is_some() || mentor.dynamics_key.is_some();
+    let state = if !integration_enabled {
+        SyncState::Disabled
+    } else if !linked {
+        SyncState::Unlinked
+    } else {
+        match mentor.sync.failure {
+            Some(SyncFailure::Dead | SyncFailure::NotFound) => SyncState::Dead,
+            Some(SyncFailure::Retrying) => SyncState::Failed,
+            None if mentor.sync.pushed_version >= Some(mentor.version) => SyncState::InSync,
+            None => SyncState::Pending,
+        }
+    };
+    state.as_str()
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SyncStatusView {
     /// Whether this organisation has a Dynamics integration configured.
     pub enabled: bool,
@@ -52,7 +93,7 @@ pub struct SyncStatusView {
 
 /// Sync lag, from a change's commit to the push's confirmation, of rows confirmed in the window.
 /// The public website shows a change up to ~15 minutes later still (Power Pages' own cache).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LagView {
     pub window_hours: i64,
     pub confirmed: u64,
@@ -61,14 +102,14 @@ pub struct LagView {
     pub p99_ms: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CredentialCheckView {
     pub checked_at: DateTime<Utc>,
     pub ok: bool,
     pub detail: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DriftView {
     pub run_id: store::RunId,
     pub finished_at: Option<DateTime<Utc>>,
@@ -77,7 +118,7 @@ pub struct DriftView {
     pub missing_records: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DeadLetterView {
     pub mentor_id: domain::MentorId,
     pub full_name: String,
@@ -147,5 +188,71 @@ impl<S: Store> Engine<S> {
             drift,
             dead_letters,
         })
+    }
+}
+
+/// The health of one organisation's integration, for readiness checks: `degraded` with the reasons
+/// when its last credential check failed or outbox rows are dead.
+#[derive(Debug, Clone, Serialize)]
+pub struct IntegrationHealth {
+    /// The organisation's slug.
+    pub org: String,
+    /// `ok` or `degraded`.
+    pub status: &'static str,
+    pub reasons: Vec<String>,
+    /// `ok`, `failed`, or `unchecked` (no check recorded yet).
+    pub credentials: &'static str,
+    pub credentials_checked_at: Option<DateTime<Utc>>,
+    /// Dead outbox rows.
+    pub dead: u64,
+}
+
+impl<S: Store> Engine<S> {
+    /// Every configured integration's health, by organisation slug. Reasons are short and carry no
+    /// error text from Dynamics (readiness endpoints are often unauthenticated); the sync status
+    /// page has the detail.
+    pub async fn integration_health(&self) -> Result<Vec<IntegrationHealth>, EngineError> {
+        let Some(listing) = self.listing() else {
+            return Ok(Vec::new());
+        };
+        let orgs: Vec<_> = listing.integrations().map(|i| i.org).collect();
+        let mut health = Vec::with_capacity(orgs.len());
+        for org in orgs {
+            // A zero window: no lag percentiles needed.
+            let record = self
+                .store()
+                .sync_status(org, std::time::Duration::ZERO)
+                .await?;
+            let mut reasons = Vec::new();
+            let credentials = match &record.last_credential_check {
+                None => "unchecked",
+                Some(check) if check.ok => "ok",
+                Some(check) => {
+                    reasons.push(format!(
+                        "the last credential check failed (at {}); the sync status says why",
+                        check
+                            .checked_at
+                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ));
+                    "failed"
+                }
+            };
+            if record.dead > 0 {
+                reasons.push(format!(
+                    "{} outbox row(s) are dead letters; retry them once the cause is fixed",
+                    record.dead
+                ));
+            }
+            health.push(IntegrationHealth {
+                org: self.org_label(org).await,
+                status: if reasons.is_empty() { "ok" } else { "degraded" },
+                reasons,
+                credentials,
+                credentials_checked_at: record.last_credential_check.map(|c| c.checked_at),
+                dead: record.dead,
+            });
+        }
+        health.sort_by(|a, b| a.org.cmp(&b.org));
+        Ok(health)
     }
 }

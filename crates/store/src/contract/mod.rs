@@ -12,7 +12,7 @@
 //! The checks, by area: [`orgs_users`], [`mentors`], [`changes`], [`notifications`], [`expiry`]
 //! (the worklist and the reminder and notice ledgers), [`runs`] (claims, the run log, digests),
 //! [`alerts`] (and the compensation check), [`sync`] (the listing outbox), [`delivery`] (the email
-//! and webhook outboxes) and [`idempotency`].
+//! and webhook outboxes), [`idempotency`] and [`sessions`] (dashboard logins).
 //!
 //! Enabled by the `contract` feature (a dev-dependency of the backends).
 
@@ -25,6 +25,7 @@ pub mod mentors;
 pub mod notifications;
 pub mod orgs_users;
 pub mod runs;
+pub mod sessions;
 pub mod sync;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -132,6 +133,14 @@ macro_rules! store_contract_tests {
             idempotency {
                 idempotency_keys_start_replay_refuse_and_recover,
                 concurrent_requests_with_one_key_start_once,
+            }
+            sessions {
+                a_live_session_is_found_with_its_user_and_touched_at_most_once_a_minute,
+                a_session_ends_at_its_absolute_expiry_however_busy,
+                logout_deletes_a_session_and_expired_ones_are_forgotten,
+                a_session_needs_a_known_user_and_its_own_token_hash,
+                concurrent_lookups_of_one_session_all_find_it,
+                login_failures_are_counted_per_account_and_address_and_pruned,
             }
         );
     };

@@ -10,8 +10,20 @@ use crate::ApiError;
 use crate::auth::CurrentUser;
 use crate::dto::{MeDto, MentorDto};
 use crate::json::ApiJson;
+use crate::openapi::{BadRequest, Conflict, Forbidden, InvalidField, NotFound};
 use crate::state::AppState;
 
+/// The caller, and their mentor profile if the login is a mentor's.
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "me",
+    operation_id = "me",
+    responses(
+        (status = 200, description = "The caller", body = MeDto),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(super) async fn show<S: Store>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
@@ -20,6 +32,22 @@ pub(super) async fn show<S: Store>(
     Ok(Json(MeDto::new(&user, mentor)))
 }
 
+/// A mentor pauses themself, until `resume_on` if given (a later date than today).
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/pause",
+    tag = "me",
+    operation_id = "pause_me",
+    request_body = PauseBody,
+    responses(
+        (status = 200, description = "The caller's mentor profile, paused", body = MentorDto),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = InvalidField),
+    )
+)]
 pub(super) async fn pause<S: Store>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
@@ -30,6 +58,19 @@ pub(super) async fn pause<S: Store>(
     Ok(Json(state.engine.request(&user, id, action).await?.into()))
 }
 
+/// A paused mentor resumes themself (into `certification_expired` if it lapsed meanwhile).
+#[utoipa::path(
+    post,
+    path = "/api/v1/me/resume",
+    tag = "me",
+    operation_id = "resume_me",
+    responses(
+        (status = 200, description = "The caller's mentor profile, resumed", body = MentorDto),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 pub(super) async fn resume<S: Store>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,

@@ -9,12 +9,14 @@ use domain::{Action, MentorId, MentorStatus, Reason};
 use engine::{CertificationInput, MentorInput, MentorPatchInput};
 use serde::Deserialize;
 use store::{MentorCursor, MentorFilter, Store};
+use utoipa::{IntoParams, ToSchema};
 
-use super::pagination;
+use super::pagination::{self, HistoryPageParams, MentorPageParams};
 use crate::ApiError;
 use crate::auth::CurrentUser;
 use crate::dto::{HistoryDto, List, MentorDto};
 use crate::json::ApiJson;
+use crate::openapi::{BadRequest, Conflict, Forbidden, InvalidField, NotFound};
 use crate::state::AppState;
 
 /// Longest search text we accept; longer is certainly not a name or email.
@@ -33,16 +35,18 @@ impl<S: Send + Sync> FromRequestParts<S> for MentorPath {
             axum::extract::Path::<String>::from_request_parts(parts, state)
                 .await
                 .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-        raw.parse()
-            .map(MentorPath)
-            .map_err(|_| ApiError::BadRequest(format!("`{raw}` is not a valid id (a UUID)")))
+        pagination::uuid(&raw)
+            .map(|id| MentorPath(MentorId(id)))
+            .ok_or_else(|| ApiError::BadRequest(format!("`{raw}` is not a valid id (a UUID)")))
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PauseBody {
+    #[schema(value_type = domain::Reason)]
     reason: String,
+    /// The day the mentor is resumed automatically: later than the organisation's today.
     #[serde(default)]
     resume_on: Option<NaiveDate>,
 }
@@ -55,27 +59,60 @@ pub(crate) fn pause_action(body: PauseBody) -> Result<Action, ApiError> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeactivateBody {
+    #[schema(value_type = domain::Reason)]
     reason: String,
 }
 
-#[derive(Deserialize)]
+/// Filters of the mentor list. Kept as text and parsed by the handler, so a bad value is a 422
+/// naming its parameter.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListParams {
+    /// Only mentors with this status.
+    #[param(value_type = Option<MentorStatus>)]
     status: Option<String>,
+    /// Only mentors whose current certification's last valid day is at most this many days from
+    /// today (lapsed ones included).
+    #[param(value_type = Option<u32>, minimum = 0, maximum = 3650)]
     expiring_within_days: Option<String>,
+    /// Search in names and emails (case-insensitive); blank: no search.
+    #[param(schema_with = query_text_schema)]
     q: Option<String>,
-    limit: Option<String>,
-    cursor: Option<String>,
 }
 
+fn query_text_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .max_length(Some(MAX_QUERY_CHARS))
+        .pattern(Some(domain::text::NO_CONTROL_PATTERN))
+        .build()
+}
+
+/// The organisation's mentors, by name.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mentors",
+    tag = "mentors",
+    operation_id = "list_mentors",
+    params(ListParams, MentorPageParams),
+    responses(
+        (status = 200, description = "A page of mentors", body = List<MentorDto>),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 422, response = InvalidField),
+    )
+)]
 pub(super) async fn list<S: Store>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+    page: Result<Query<MentorPageParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<List<MentorDto>>, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let Query(page) = page.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let filter = MentorFilter {
         status: params
             .status
@@ -89,8 +126,7 @@ pub(super) async fn list<S: Store>(
             .expiring_within_days
             .as_deref()
             .map(|raw| {
-                raw.parse::<u32>()
-                    .ok()
+                pagination::whole_number::<u32>(raw)
                     .filter(|d| *d <= MAX_EXPIRING_WITHIN_DAYS)
                     .ok_or_else(|| {
                         ApiError::invalid(
@@ -100,22 +136,20 @@ pub(super) async fn list<S: Store>(
                     })
             })
             .transpose()?,
-        query: match params
-            .q
-            .map(|q| q.trim().to_owned())
-            .filter(|q| !q.is_empty())
-        {
-            Some(q) if q.chars().count() > MAX_QUERY_CHARS => {
+        query: match params.q {
+            Some(q) if q.chars().count() > MAX_QUERY_CHARS || q.chars().any(char::is_control) => {
                 return Err(ApiError::invalid(
                     "q",
-                    format!("must be at most {MAX_QUERY_CHARS} characters"),
+                    format!(
+                        "must be at most {MAX_QUERY_CHARS} characters, none of them control characters"
+                    ),
                 ));
             }
-            other => other,
+            q => q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty()),
         },
     };
-    let limit = pagination::limit(params.limit.as_deref())?;
-    let cursor = pagination::decode::<MentorCursor>(params.cursor.as_deref())?;
+    let limit = pagination::limit(page.limit.as_deref())?;
+    let cursor = pagination::decode::<MentorCursor>(page.cursor.as_deref())?;
     let (page, today) = state
         .engine
         .list_mentors(&user, filter, limit, cursor)
@@ -134,6 +168,18 @@ pub(super) async fn list<S: Store>(
     }))
 }
 
+/// Register a mentor: `active` with a valid certification, else `certification_expired`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/mentors",
+    tag = "mentors",
+    operation_id = "create_mentor",
+    request_body = MentorInput,
+    responses(
+        (status = 201, description = "The new mentor", body = MentorDto),
+        (status = 403, response = Forbidden),
+    )
+)]
 pub(super) async fn create<S: Store>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
@@ -143,6 +189,20 @@ pub(super) async fn create<S: Store>(
     Ok((StatusCode::CREATED, Json(mentor.into())))
 }
 
+/// A mentor, with the current certification (`days_left`) and sync state.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mentors/{id}",
+    tag = "mentors",
+    operation_id = "get_mentor",
+    params(("id" = uuid::Uuid, Path, description = "The mentor's id")),
+    responses(
+        (status = 200, description = "The mentor", body = MentorDto),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(super) async fn show<S: Store>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
@@ -151,6 +211,23 @@ pub(super) async fn show<S: Store>(
     Ok(Json(state.engine.mentor(&user, id).await?.into()))
 }
 
+/// Change a mentor's details: absent fields stay, `null` or a blank text clears an optional one.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/mentors/{id}",
+    tag = "mentors",
+    operation_id = "update_mentor",
+    params(("id" = uuid::Uuid, Path, description = "The mentor's id")),
+    request_body = MentorPatchInput,
+    responses(
+        (status = 200, description = "The mentor, changed", body = MentorDto),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 422, response = InvalidField),
+    )
+)]
 pub(super) async fn update<S: Store>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
@@ -162,6 +239,20 @@ pub(super) async fn update<S: Store>(
     ))
 }
 
+/// Pause a mentor, until `resume_on` if given (a later date than today).
+#[utoipa::path(
+    post,
+    path = "/api/v1/mentors/{id}/pause",
+    tag = "mentors",
+    operation_id = "pause_mentor",
+    params(("id" = uuid::Uuid, Path, description = "The mentor's id")),
+    request_body = PauseBody,
+    responses(
+        (status = 200, description = "The mentor, paused", body = MentorDto),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(super) async fn pause<S: Store>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
@@ -172,6 +263,19 @@ pub(super) async fn pause<S: Store>(
     Ok(Json(state.engine.request(&user, id, action).await?.into()))
 }
 
+/// Resume a paused mentor (into `certification_expired` if it lapsed meanwhile).
+#[utoipa::path(
+    post,
+    path = "/api/v1/mentors/{id}/resume",
+    tag = "mentors",
+    operation_id = "resume_mentor",
+    params(("id" = uuid::Uuid, Path, description = "The mentor's id")),
+    responses(
+        (status = 200, description = "The mentor, resumed", body = MentorDto),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(super) async fn resume<S: Store>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
@@ -186,6 +290,20 @@ pub(super) async fn resume<S: Store>(
     ))
 }
 
+/// Deactivate a mentor: no longer a mentor, and not listed.
+#[utoipa::path(
+    post,
+    path = "/api/v1/mentors/{id}/deactivate",
+    tag = "mentors",
+    operation_id = "deactivate_mentor",
+    params(("id" = uuid::Uuid, Path, description = "The mentor's id")),
+    request_body = DeactivateBody,
+    responses(
+        (status = 200, description = "The mentor, inactive", body = MentorDto),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(super) async fn deactivate<S: Store>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
@@ -202,6 +320,19 @@ pub(super) async fn deactivate<S: Store>(
     ))
 }
 
+/// Reactivate an inactive mentor (`active`, or `certification_expired` without a valid certification).
+#[utoipa::path(
+    post,
+    path = "/api/v1/mentors/{id}/reactivate",
+    tag = "mentors",
+    operation_id = "reactivate_mentor",
+    params(("id" = uuid::Uuid, Path, description = "The mentor's id")),
+    responses(
+        (status = 200, description = "The mentor, reactivated", body = MentorDto),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(super) async fn reactivate<S: Store>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
@@ -216,6 +347,20 @@ pub(super) async fn reactivate<S: Store>(
     ))
 }
 
+/// Register a renewal: it becomes the current certification, and lifts `certification_expired`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/mentors/{id}/certifications",
+    tag = "mentors",
+    operation_id = "register_certification",
+    params(("id" = uuid::Uuid, Path, description = "The mentor's id")),
+    request_body = CertificationInput,
+    responses(
+        (status = 201, description = "The mentor, with the new certification", body = MentorDto),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(super) async fn certify<S: Store>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
@@ -229,17 +374,26 @@ pub(super) async fn certify<S: Store>(
     Ok((StatusCode::CREATED, Json(mentor.into())))
 }
 
-#[derive(Deserialize)]
-pub(super) struct PageParams {
-    limit: Option<String>,
-    cursor: Option<String>,
-}
-
+/// A mentor's status history, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/mentors/{id}/history",
+    tag = "mentors",
+    operation_id = "mentor_history",
+    params(("id" = uuid::Uuid, Path, description = "The mentor's id"), HistoryPageParams),
+    responses(
+        (status = 200, description = "A page of status changes", body = List<HistoryDto>),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = InvalidField),
+    )
+)]
 pub(super) async fn history<S: Store>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     MentorPath(id): MentorPath,
-    params: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
+    params: Result<Query<HistoryPageParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<List<HistoryDto>>, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let limit = pagination::limit(params.limit.as_deref())?;

@@ -8,59 +8,74 @@ mod sync;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
 use store::Store;
-use tower_http::trace::TraceLayer;
+use utoipa::openapi::OpenApi;
 
 use crate::auth::authenticate;
 use crate::idempotency::idempotency;
+use crate::observability::Instrument;
+use crate::openapi::{Access, ApiRoute, ApiRoutes};
 use crate::state::AppState;
 
 pub(crate) fn router<S: Store>(state: AppState<S>) -> Router {
-    let api = Router::new()
-        .route("/me", get(me::show::<S>))
-        .route("/me/pause", post(me::pause::<S>))
-        .route("/me/resume", post(me::resume::<S>))
-        .route(
-            "/mentors",
-            get(mentors::list::<S>).post(mentors::create::<S>),
-        )
-        .route(
-            "/mentors/{id}",
-            get(mentors::show::<S>).patch(mentors::update::<S>),
-        )
-        .route("/mentors/{id}/pause", post(mentors::pause::<S>))
-        .route("/mentors/{id}/resume", post(mentors::resume::<S>))
-        .route("/mentors/{id}/deactivate", post(mentors::deactivate::<S>))
-        .route("/mentors/{id}/reactivate", post(mentors::reactivate::<S>))
-        .route("/mentors/{id}/certifications", post(mentors::certify::<S>))
-        .route("/mentors/{id}/history", get(mentors::history::<S>))
-        .route("/mentors/{id}/reminders", get(operations::reminders::<S>))
-        .route("/mentors/{id}/sync", post(sync::force_mentor::<S>))
-        .route("/sync/push", post(sync::force_org::<S>))
-        .route("/sync/retry", post(sync::retry_dead::<S>))
-        .route("/sync/status", get(sync::status::<S>))
-        .route(
-            "/org/settings",
-            get(operations::settings::<S>).put(operations::update_settings::<S>),
-        )
-        .route("/runs", get(operations::runs::<S>))
-        .route("/alerts", get(operations::alerts::<S>))
-        .route("/alerts/{id}/ack", post(operations::acknowledge_alert::<S>))
-        .route("/notifications", get(notifications::list::<S>))
-        .route(
-            "/notifications/{id}/read",
-            post(notifications::mark_read::<S>),
-        )
+    let (authenticated, public) = table::<S>();
+    let (routes, _, _) = authenticated
         // Layers run outside-in: authentication first, so the idempotency key is scoped to the user.
-        .layer(from_fn_with_state(state.clone(), idempotency::<S>))
-        .layer(from_fn_with_state(state.clone(), authenticate::<S>));
+        .map_router(|api| {
+            api.layer(from_fn_with_state(state.clone(), idempotency::<S>))
+                .layer(from_fn_with_state(state.clone(), authenticate::<S>))
+        })
+        .merge(public)
+        .finish();
 
     Router::new()
-        .nest("/api/v1", api)
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz::<S>))
+        .merge(routes)
+        // The coordinators' dashboard: HTML pages at `/`, `/login`, `/mentors`, …
+        .merge(crate::dashboard::router(state.clone()))
         .fallback(|| async { crate::ApiError::NotFound })
-        .layer(TraceLayer::new_for_http())
+        .instrumented()
         .with_state(state)
+}
+
+/// Every route of the JSON API (authenticated) and of the service (public), each registered with its
+/// OpenAPI operation: the router and `GET /api/v1/openapi.json` come from this one table.
+fn table<S: Store>() -> (ApiRoutes<S>, ApiRoutes<S>) {
+    let api = ApiRoutes::new(Access::Authenticated)
+        .add::<me::__path_show, _, _>(me::show::<S>)
+        .add::<me::__path_pause, _, _>(me::pause::<S>)
+        .add::<me::__path_resume, _, _>(me::resume::<S>)
+        .add::<mentors::__path_list, _, _>(mentors::list::<S>)
+        .add::<mentors::__path_create, _, _>(mentors::create::<S>)
+        .add::<mentors::__path_show, _, _>(mentors::show::<S>)
+        .add::<mentors::__path_update, _, _>(mentors::update::<S>)
+        .add::<mentors::__path_pause, _, _>(mentors::pause::<S>)
+        .add::<mentors::__path_resume, _, _>(mentors::resume::<S>)
+        .add::<mentors::__path_deactivate, _, _>(mentors::deactivate::<S>)
+        .add::<mentors::__path_reactivate, _, _>(mentors::reactivate::<S>)
+        .add::<mentors::__path_certify, _, _>(mentors::certify::<S>)
+        .add::<mentors::__path_history, _, _>(mentors::history::<S>)
+        .add::<operations::__path_reminders, _, _>(operations::reminders::<S>)
+        .add::<sync::__path_force_mentor, _, _>(sync::force_mentor::<S>)
+        .add::<sync::__path_force_org, _, _>(sync::force_org::<S>)
+        .add::<sync::__path_retry_dead, _, _>(sync::retry_dead::<S>)
+        .add::<sync::__path_status, _, _>(sync::status::<S>)
+        .add::<operations::__path_settings, _, _>(operations::settings::<S>)
+        .add::<operations::__path_update_settings, _, _>(operations::update_settings::<S>)
+        .add::<operations::__path_runs, _, _>(operations::runs::<S>)
+        .add::<operations::__path_alerts, _, _>(operations::alerts::<S>)
+        .add::<operations::__path_acknowledge_alert, _, _>(operations::acknowledge_alert::<S>)
+        .add::<notifications::__path_list, _, _>(notifications::list::<S>)
+        .add::<notifications::__path_mark_read, _, _>(notifications::mark_read::<S>);
+    let service = ApiRoutes::new(Access::Public)
+        .add::<crate::openapi::__path_healthz, _, _>(health::healthz)
+        .add::<crate::openapi::__path_readyz, _, _>(health::readyz::<S>)
+        .add::<crate::openapi::__path_metrics, _, _>(crate::observability::metrics::<S>);
+    (api, service)
+}
+
+/// The OpenAPI document and the routes of the router, from the same table.
+pub(crate) fn description<S: Store>() -> (OpenApi, Vec<ApiRoute>) {
+    let (authenticated, public) = table::<S>();
+    let (_, openapi, routes) = authenticated.merge(public).finish();
+    (openapi, routes)
 }

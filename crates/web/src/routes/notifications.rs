@@ -5,27 +5,45 @@ use axum::extract::{Path, Query, State};
 use domain::NotificationId;
 use serde::Deserialize;
 use store::Store;
+use utoipa::IntoParams;
 
-use super::pagination;
+use super::pagination::{self, PageParams};
 use crate::ApiError;
 use crate::auth::CurrentUser;
 use crate::dto::{List, NotificationDto};
+use crate::openapi::{BadRequest, InvalidField, NotFound};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
-pub(super) struct ListParams {
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct UnreadFilter {
+    /// Only unread notifications.
+    #[param(value_type = Option<bool>)]
     unread: Option<String>,
-    limit: Option<String>,
-    cursor: Option<String>,
 }
 
+/// The caller's notifications, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/notifications",
+    tag = "notifications",
+    operation_id = "list_notifications",
+    params(UnreadFilter, PageParams),
+    responses(
+        (status = 200, description = "A page of notifications", body = List<NotificationDto>),
+        (status = 400, response = BadRequest),
+        (status = 422, response = InvalidField),
+    )
+)]
 pub(super) async fn list<S: Store>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
-    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+    filter: Result<Query<UnreadFilter>, axum::extract::rejection::QueryRejection>,
+    params: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<List<NotificationDto>>, ApiError> {
+    let Query(UnreadFilter { unread }) = filter.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let unread_only = match params.unread.as_deref() {
+    let unread_only = match unread.as_deref() {
         None | Some("false") => false,
         Some("true") => true,
         Some(_) => return Err(ApiError::invalid("unread", "must be true or false")),
@@ -43,14 +61,26 @@ pub(super) async fn list<S: Store>(
     }))
 }
 
+/// Mark one of the caller's notifications read.
+#[utoipa::path(
+    post,
+    path = "/api/v1/notifications/{id}/read",
+    tag = "notifications",
+    operation_id = "mark_notification_read",
+    params(("id" = uuid::Uuid, Path, description = "The notification's id")),
+    responses(
+        (status = 200, description = "The notification, read", body = NotificationDto),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(super) async fn mark_read<S: Store>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     Path(raw): Path<String>,
 ) -> Result<Json<NotificationDto>, ApiError> {
-    let id: NotificationId = raw
-        .parse()
-        .map_err(|_| ApiError::BadRequest(format!("`{raw}` is not a valid id (a UUID)")))?;
+    let id = pagination::uuid(&raw)
+        .map(NotificationId)
+        .ok_or_else(|| ApiError::BadRequest(format!("`{raw}` is not a valid id (a UUID)")))?;
     let at = state.engine.clock().now();
     let notification = state
         .engine

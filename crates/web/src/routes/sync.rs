@@ -8,33 +8,47 @@ use domain::MentorId;
 use engine::sync::SyncStatusView;
 use serde::{Deserialize, Serialize};
 use store::Store;
+use utoipa::ToSchema;
 
 use super::mentors::MentorPath;
 use crate::ApiError;
 use crate::auth::CurrentUser;
 use crate::json::ApiJson;
+use crate::openapi::{Forbidden, NotFound};
 use crate::state::AppState;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(super) struct Queued {
     /// Outbox rows queued (0 when one at this priority was already waiting).
     queued: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(super) struct Retried {
     /// Dead outbox rows put back in the queue.
     retried: u64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RetryInput {
     /// Only this mentor's dead rows; all of the organisation's when absent.
     mentor_id: Option<MentorId>,
 }
 
-/// `POST /mentors/{id}/sync`: queue the mentor at high priority; the relay pushes it next.
+/// Force sync: queue the mentor at high priority; the relay pushes it next.
+#[utoipa::path(
+    post,
+    path = "/api/v1/mentors/{id}/sync",
+    tag = "sync",
+    operation_id = "sync_mentor",
+    params(("id" = uuid::Uuid, Path, description = "The mentor's id")),
+    responses(
+        (status = 202, description = "Queued", body = Queued),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(super) async fn force_mentor<S: Store>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
@@ -44,7 +58,17 @@ pub(super) async fn force_mentor<S: Store>(
     Ok((StatusCode::ACCEPTED, Json(Queued { queued })))
 }
 
-/// `POST /sync/push`: queue every linked mentor of the organisation (admins).
+/// Queue every linked mentor of the organisation (admins).
+#[utoipa::path(
+    post,
+    path = "/api/v1/sync/push",
+    tag = "sync",
+    operation_id = "sync_organisation",
+    responses(
+        (status = 202, description = "Queued", body = Queued),
+        (status = 403, response = Forbidden),
+    )
+)]
 pub(super) async fn force_org<S: Store>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
@@ -53,7 +77,19 @@ pub(super) async fn force_org<S: Store>(
     Ok((StatusCode::ACCEPTED, Json(Queued { queued })))
 }
 
-/// `POST /sync/retry`: dead letters back in the queue.
+/// Dead letters back in the queue: one mentor's, or all of the organisation's.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sync/retry",
+    tag = "sync",
+    operation_id = "retry_dead_letters",
+    request_body = RetryInput,
+    responses(
+        (status = 202, description = "Put back in the queue", body = Retried),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(super) async fn retry_dead<S: Store>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
@@ -63,6 +99,17 @@ pub(super) async fn retry_dead<S: Store>(
     Ok((StatusCode::ACCEPTED, Json(Retried { retried })))
 }
 
+/// Sync health: pending and dead rows, lag, the last credential check, drift, dead letters.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sync/status",
+    tag = "sync",
+    operation_id = "sync_status",
+    responses(
+        (status = 200, description = "The organisation's sync health", body = SyncStatusView),
+        (status = 403, response = Forbidden),
+    )
+)]
 pub(super) async fn status<S: Store>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,

@@ -8,6 +8,8 @@ mod authorization;
 mod idempotency;
 mod me_and_notifications;
 mod mentors;
+mod observability;
+mod openapi;
 mod operations;
 mod races;
 mod sync;
