@@ -1,0 +1,26 @@
+//! End-to-end journeys: the real `mentor-status` binary as separate processes (`serve` and one-shot
+//! commands beside it) with a real SMTP server and the Dataverse simulator, on PostgreSQL and on
+//! SQLite, moving the business date with `expiry run --as-of … --allow-future`.
+//!
+//! Each journey is one body generic over the backend, run once per backend. Everything waited for
+//! has a deadline of a few seconds (polling, no fixed sleeps); every effect is counted exactly.
+
+mod support;
+
+#[path = "e2e/harness.rs"]
+mod harness;
+#[path = "e2e/pause_journey.rs"]
+mod pause_journey;
+
+use harness::Backend;
+
+/// Multi-threaded: the simulator and the SMTP server keep serving while the test waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_mentor_pauses_until_a_date_and_comes_back_on_it() {
+    pause_journey::run(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_mentor_pauses_until_a_date_and_comes_back_on_it() {
+    pause_journey::run(Backend::Sqlite).await;
+}
