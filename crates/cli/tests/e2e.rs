@@ -7,6 +7,10 @@
 
 mod support;
 
+#[path = "e2e/certification_journey.rs"]
+mod certification_journey;
+#[path = "e2e/drift_journey.rs"]
+mod drift_journey;
 #[path = "e2e/harness.rs"]
 mod harness;
 #[path = "e2e/pause_journey.rs"]
@@ -23,4 +27,24 @@ async fn postgres_a_mentor_pauses_until_a_date_and_comes_back_on_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_a_mentor_pauses_until_a_date_and_comes_back_on_it() {
     pause_journey::run(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_certification_lapses_and_a_renewal_brings_the_mentor_back() {
+    certification_journey::run(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_certification_lapses_and_a_renewal_brings_the_mentor_back() {
+    certification_journey::run(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_forced_sync_corrects_portal_drift_and_reconciliation_reports_it() {
+    drift_journey::run(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_forced_sync_corrects_portal_drift_and_reconciliation_reports_it() {
+    drift_journey::run(Backend::Sqlite).await;
 }
