@@ -6,13 +6,13 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use domain::{Email, Locale, OrgId, OrgSlug};
 use sqlx::{PgConnection, PgPool};
 use store::{
-    AlertDeliveryPlan, AlertEvent, AlertRecord, DeliveryClaim, DeliveryOutcome, DeliveryResult,
-    DeliveryStatus, EmailJob, OrgRef, OutboxDepth, StoreError, StoreResult, WebhookJob,
-    alert_payload,
+    AlertDeliveryPlan, AlertEvent, AlertRecord, ChannelTold, DeliveryClaim, DeliveryOutcome,
+    DeliveryResult, DeliveryStatus, EmailJob, OrgRef, OutboxDepth, StoreError, StoreResult,
+    WebhookJob, alert_payload, due_alert_events,
 };
 use uuid::Uuid;
 
@@ -138,23 +138,13 @@ impl WebhookRow {
         let alert = AlertRecord::try_from(self.alert).map_err(|_| "alerts")?;
         Ok(WebhookJob {
             id: self.delivery_id,
-            event: parse_event(&self.event).ok_or("webhook_outbox.event")?,
+            event: AlertEvent::parse(&self.event).ok_or("webhook_outbox.event")?,
             org: org_ref(alert.org_id.map(|o| o.0), self.org_slug, self.org_name)?,
             alert,
             attempts: u32::try_from(self.delivery_attempts).unwrap_or(0),
             first_failed_at: self.delivery_first_failed_at,
         })
     }
-}
-
-fn parse_event(event: &str) -> Option<AlertEvent> {
-    [
-        AlertEvent::Opened,
-        AlertEvent::Reminder,
-        AlertEvent::Resolved,
-    ]
-    .into_iter()
-    .find(|e| e.as_str() == event)
 }
 
 fn org_ref(
@@ -381,51 +371,6 @@ struct CandidateRow {
     email_last: Option<DateTime<Utc>>,
 }
 
-/// What one channel has been told of one alert.
-struct Told {
-    opened: bool,
-    resolved: bool,
-    /// When the latest opening or reminder was queued.
-    last: Option<DateTime<Utc>>,
-}
-
-/// The events one channel must hear now about `alert`, in order. An opening queued now counts as
-/// told for the reminder and the resolution that follow it.
-fn due_events(alert: &AlertRecord, told: Told, plan: &AlertDeliveryPlan) -> Vec<AlertEvent> {
-    let cutoff = plan.now.checked_sub_signed(plan.remind_after);
-    let mut events = Vec::new();
-    let mut opened = told.opened;
-    let mut last = told.last;
-    let recent = match (alert.resolved_at, cutoff) {
-        (None, _) => true,
-        (Some(resolved), Some(cutoff)) => resolved > cutoff,
-        (Some(_), None) => true,
-    };
-    if !opened && recent {
-        events.push(AlertEvent::Opened);
-        opened = true;
-        last = Some(last.map_or(plan.now, |l| l.max(plan.now)));
-    }
-    if alert.resolved_at.is_none()
-        && let (Some(last), Some(cutoff)) = (last, cutoff)
-        && last <= cutoff
-    {
-        events.push(AlertEvent::Reminder);
-    }
-    if alert.resolved_at.is_some() && opened && !told.resolved {
-        events.push(AlertEvent::Resolved);
-    }
-    events
-}
-
-/// `opened`, `reminder:{date}` or `resolved`: unique per alert in each outbox.
-fn event_key(event: AlertEvent, today: NaiveDate) -> String {
-    match event {
-        AlertEvent::Reminder => format!("reminder:{today}"),
-        other => other.as_str().to_owned(),
-    }
-}
-
 pub(crate) async fn queue_alert_deliveries(
     pool: &PgPool,
     plan: AlertDeliveryPlan,
@@ -455,25 +400,25 @@ pub(crate) async fn queue_alert_deliveries(
     for row in rows {
         let alert = AlertRecord::try_from(row.alert)?;
         if plan.webhook {
-            let told = Told {
+            let told = ChannelTold {
                 opened: row.webhook_opened,
                 resolved: row.webhook_resolved,
                 last: row.webhook_last,
             };
-            for event in due_events(&alert, told, &plan) {
+            for event in due_alert_events(&alert, told, &plan) {
                 hooks.id.push(Uuid::now_v7());
                 hooks.alert.push(alert.id);
                 hooks.event.push(event.as_str());
-                hooks.key.push(event_key(event, today));
+                hooks.key.push(event.key(today));
             }
         }
         if let Some((to, locale)) = &plan.email {
-            let told = Told {
+            let told = ChannelTold {
                 opened: row.email_opened,
                 resolved: row.email_resolved,
                 last: row.email_last,
             };
-            let events = due_events(&alert, told, &plan);
+            let events = due_alert_events(&alert, told, &plan);
             if events.is_empty() {
                 continue;
             }

@@ -7,13 +7,13 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use domain::{Email, Locale, OrgId, OrgSlug};
 use sqlx::SqliteConnection;
 use store::{
-    AlertDeliveryPlan, AlertEvent, AlertRecord, DeliveryClaim, DeliveryOutcome, DeliveryResult,
-    DeliveryStatus, EmailJob, OrgRef, OutboxDepth, StoreError, StoreResult, WebhookJob,
-    alert_payload,
+    AlertDeliveryPlan, AlertEvent, AlertRecord, ChannelTold, DeliveryClaim, DeliveryOutcome,
+    DeliveryResult, DeliveryStatus, EmailJob, OrgRef, OutboxDepth, StoreError, StoreResult,
+    WebhookJob, alert_payload, due_alert_events,
 };
 use uuid::Uuid;
 
@@ -89,16 +89,6 @@ struct WebhookRow {
 struct OrgRefRow {
     slug: String,
     name: String,
-}
-
-fn parse_event(event: &str) -> Option<AlertEvent> {
-    [
-        AlertEvent::Opened,
-        AlertEvent::Reminder,
-        AlertEvent::Resolved,
-    ]
-    .into_iter()
-    .find(|e| e.as_str() == event)
 }
 
 /// The organisations of `ids` as messages name them, read once each.
@@ -233,7 +223,7 @@ pub(crate) async fn claim_webhooks(db: &Db, claim: DeliveryClaim) -> StoreResult
             unreadable.push((row.id, "alerts"));
             continue;
         };
-        let Some(event) = parse_event(&row.event) else {
+        let Some(event) = AlertEvent::parse(&row.event) else {
             unreadable.push((row.id, "webhook_outbox.event"));
             continue;
         };
@@ -371,50 +361,6 @@ struct CandidateRow {
     email_last: Option<DateTime<Utc>>,
 }
 
-/// What one channel has been told of one alert.
-struct Told {
-    opened: bool,
-    resolved: bool,
-    /// When the latest opening or reminder was queued.
-    last: Option<DateTime<Utc>>,
-}
-
-/// The events one channel must hear now about `alert`, in order. An opening queued now counts as
-/// told for the reminder and the resolution that follow it.
-fn due_events(alert: &AlertRecord, told: Told, plan: &AlertDeliveryPlan) -> Vec<AlertEvent> {
-    let cutoff = plan.now.checked_sub_signed(plan.remind_after);
-    let mut events = Vec::new();
-    let mut opened = told.opened;
-    let mut last = told.last;
-    let recent = match (alert.resolved_at, cutoff) {
-        (None, _) | (Some(_), None) => true,
-        (Some(resolved), Some(cutoff)) => resolved > cutoff,
-    };
-    if !opened && recent {
-        events.push(AlertEvent::Opened);
-        opened = true;
-        last = Some(last.map_or(plan.now, |l| l.max(plan.now)));
-    }
-    if alert.resolved_at.is_none()
-        && let (Some(last), Some(cutoff)) = (last, cutoff)
-        && last <= cutoff
-    {
-        events.push(AlertEvent::Reminder);
-    }
-    if alert.resolved_at.is_some() && opened && !told.resolved {
-        events.push(AlertEvent::Resolved);
-    }
-    events
-}
-
-/// `opened`, `reminder:{date}` or `resolved`: unique per alert in each outbox.
-fn event_key(event: AlertEvent, today: NaiveDate) -> String {
-    match event {
-        AlertEvent::Reminder => format!("reminder:{today}"),
-        other => other.as_str().to_owned(),
-    }
-}
-
 pub(crate) async fn queue_alert_deliveries(db: &Db, plan: AlertDeliveryPlan) -> StoreResult<u64> {
     if !plan.webhook && plan.email.is_none() {
         return Ok(0);
@@ -442,12 +388,12 @@ pub(crate) async fn queue_alert_deliveries(db: &Db, plan: AlertDeliveryPlan) -> 
     for row in rows {
         let alert = AlertRecord::try_from(row.alert)?;
         if plan.webhook {
-            let told = Told {
+            let told = ChannelTold {
                 opened: row.webhook_opened,
                 resolved: row.webhook_resolved,
                 last: row.webhook_last,
             };
-            for event in due_events(&alert, told, &plan) {
+            for event in due_alert_events(&alert, told, &plan) {
                 queued += sqlx::query(
                     "INSERT INTO webhook_outbox (id, alert_id, event, event_key, available_at, \
                                                  created_at) \
@@ -457,7 +403,7 @@ pub(crate) async fn queue_alert_deliveries(db: &Db, plan: AlertDeliveryPlan) -> 
                 .bind(Uuid::now_v7())
                 .bind(alert.id)
                 .bind(event.as_str())
-                .bind(event_key(event, today))
+                .bind(event.key(today))
                 .bind(now)
                 .bind(Ts(plan.now))
                 .execute(&mut *tx)
@@ -467,12 +413,12 @@ pub(crate) async fn queue_alert_deliveries(db: &Db, plan: AlertDeliveryPlan) -> 
             }
         }
         if let Some((to, locale)) = &plan.email {
-            let told = Told {
+            let told = ChannelTold {
                 opened: row.email_opened,
                 resolved: row.email_resolved,
                 last: row.email_last,
             };
-            let events = due_events(&alert, told, &plan);
+            let events = due_alert_events(&alert, told, &plan);
             if events.is_empty() {
                 continue;
             }

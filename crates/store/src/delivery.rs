@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::{Email, Locale, OrgId, OrgSlug};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -68,6 +68,25 @@ impl AlertEvent {
         }
     }
 
+    /// The event a stored `as_str()` names.
+    pub fn parse(event: &str) -> Option<AlertEvent> {
+        [
+            AlertEvent::Opened,
+            AlertEvent::Reminder,
+            AlertEvent::Resolved,
+        ]
+        .into_iter()
+        .find(|e| e.as_str() == event)
+    }
+
+    /// `opened`, `reminder:{date}` or `resolved`: unique per alert in each outbox.
+    pub fn key(self, today: NaiveDate) -> String {
+        match self {
+            AlertEvent::Reminder => format!("reminder:{today}"),
+            other => other.as_str().to_owned(),
+        }
+    }
+
     /// The email kind that tells of this event.
     pub fn email_kind(self) -> &'static str {
         match self {
@@ -122,6 +141,48 @@ pub struct AlertDeliveryPlan {
     pub now: DateTime<Utc>,
 }
 
+/// What one channel has been told of one alert so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChannelTold {
+    pub opened: bool,
+    pub resolved: bool,
+    /// When the latest opening or reminder was queued.
+    pub last: Option<DateTime<Utc>>,
+}
+
+/// The events one channel must hear now about `alert`, in order (the rule both backends apply in
+/// `Store::queue_alert_deliveries`). An opening queued now counts as told for the reminder and the
+/// resolution that follow it; an alert resolved longer than `remind_after` ago is never announced.
+pub fn due_alert_events(
+    alert: &AlertRecord,
+    told: ChannelTold,
+    plan: &AlertDeliveryPlan,
+) -> Vec<AlertEvent> {
+    let cutoff = plan.now.checked_sub_signed(plan.remind_after);
+    let mut events = Vec::new();
+    let mut opened = told.opened;
+    let mut last = told.last;
+    let recent = match (alert.resolved_at, cutoff) {
+        (None, _) | (Some(_), None) => true,
+        (Some(resolved), Some(cutoff)) => resolved > cutoff,
+    };
+    if !opened && recent {
+        events.push(AlertEvent::Opened);
+        opened = true;
+        last = Some(last.map_or(plan.now, |l| l.max(plan.now)));
+    }
+    if alert.resolved_at.is_none()
+        && let (Some(last), Some(cutoff)) = (last, cutoff)
+        && last <= cutoff
+    {
+        events.push(AlertEvent::Reminder);
+    }
+    if alert.resolved_at.is_some() && opened && !told.resolved {
+        events.push(AlertEvent::Resolved);
+    }
+    events
+}
+
 /// The depth of an outbox, for status pages and metrics.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OutboxDepth {
@@ -155,4 +216,91 @@ pub fn alert_payload(alert: &AlertRecord, org: Option<&OrgRef>) -> Value {
         },
         "org": org.map(|o| json!({"slug": o.slug.as_str(), "name": o.name})),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Severity;
+
+    fn alert(resolved_at: Option<DateTime<Utc>>) -> AlertRecord {
+        let at: DateTime<Utc> = "2026-11-01T08:00:00Z".parse().unwrap();
+        AlertRecord {
+            id: Uuid::nil(),
+            org_id: None,
+            kind: "sync_credentials".into(),
+            severity: Severity::Critical,
+            dedupe_key: "k".into(),
+            summary: "s".into(),
+            first_seen: at,
+            last_seen: at,
+            count: 1,
+            acknowledged_by: None,
+            acknowledged_at: None,
+            resolved_at,
+        }
+    }
+
+    fn plan(now: &str) -> AlertDeliveryPlan {
+        AlertDeliveryPlan {
+            webhook: true,
+            email: None,
+            remind_after: chrono::Duration::hours(24),
+            now: now.parse().unwrap(),
+        }
+    }
+
+    const NOTHING_TOLD: ChannelTold = ChannelTold {
+        opened: false,
+        resolved: false,
+        last: None,
+    };
+
+    #[test]
+    fn an_alert_is_opened_reminded_after_a_day_and_resolved_once() {
+        let open = alert(None);
+        assert_eq!(
+            due_alert_events(&open, NOTHING_TOLD, &plan("2026-11-01T09:00:00Z")),
+            vec![AlertEvent::Opened]
+        );
+        let told = ChannelTold {
+            opened: true,
+            resolved: false,
+            last: Some("2026-11-01T09:00:00Z".parse().unwrap()),
+        };
+        assert!(due_alert_events(&open, told, &plan("2026-11-02T08:59:00Z")).is_empty());
+        assert_eq!(
+            due_alert_events(&open, told, &plan("2026-11-02T09:00:00Z")),
+            vec![AlertEvent::Reminder]
+        );
+        let resolved = alert(Some("2026-11-02T10:00:00Z".parse().unwrap()));
+        assert_eq!(
+            due_alert_events(&resolved, told, &plan("2026-11-05T09:00:00Z")),
+            vec![AlertEvent::Resolved]
+        );
+        let told_all = ChannelTold {
+            resolved: true,
+            ..told
+        };
+        assert!(due_alert_events(&resolved, told_all, &plan("2026-11-05T09:00:00Z")).is_empty());
+    }
+
+    #[test]
+    fn history_resolved_long_ago_is_not_announced_but_a_fresh_one_is_told_whole() {
+        let old = alert(Some("2026-11-01T09:00:00Z".parse().unwrap()));
+        assert!(due_alert_events(&old, NOTHING_TOLD, &plan("2026-11-03T09:00:00Z")).is_empty());
+        assert_eq!(
+            due_alert_events(&old, NOTHING_TOLD, &plan("2026-11-01T10:00:00Z")),
+            vec![AlertEvent::Opened, AlertEvent::Resolved]
+        );
+        for event in [
+            AlertEvent::Opened,
+            AlertEvent::Reminder,
+            AlertEvent::Resolved,
+        ] {
+            assert_eq!(AlertEvent::parse(event.as_str()), Some(event));
+        }
+        let today = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        assert_eq!(AlertEvent::Reminder.key(today), "reminder:2026-11-30");
+    }
 }

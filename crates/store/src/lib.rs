@@ -18,8 +18,8 @@ use domain::{Email, MentorId, NotificationId, OrgId, OrgSlug, UserId};
 use uuid::Uuid;
 
 pub use delivery::{
-    AlertDeliveryPlan, AlertEvent, DeliveryClaim, DeliveryOutcome, DeliveryResult, DeliveryStatus,
-    EmailJob, OrgRef, OutboxDepth, WebhookJob, alert_payload,
+    AlertDeliveryPlan, AlertEvent, ChannelTold, DeliveryClaim, DeliveryOutcome, DeliveryResult,
+    DeliveryStatus, EmailJob, OrgRef, OutboxDepth, WebhookJob, alert_payload, due_alert_events,
 };
 pub use error::{Conflict, Constraint, StoreError};
 pub use jobs::{
