@@ -35,11 +35,8 @@ impl TryFrom<AlertRow> for AlertRecord {
             id: row.id,
             org_id: row.org_id.map(OrgId),
             kind: row.kind,
-            severity: match row.severity.as_str() {
-                "warning" => Severity::Warning,
-                "critical" => Severity::Critical,
-                _ => return Err(bad_column("alerts.severity")),
-            },
+            severity: Severity::parse(&row.severity)
+                .ok_or_else(|| bad_column("alerts.severity"))?,
             dedupe_key: row.dedupe_key,
             summary: row.summary,
             first_seen: row.first_seen,

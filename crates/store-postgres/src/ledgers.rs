@@ -272,11 +272,8 @@ impl TryFrom<ReminderRow> for ReminderRecord {
             threshold_days: u16::try_from(row.threshold_days)
                 .map_err(|_| bad_column("cert_expiry_reminders.threshold_days"))?,
             certification_expires_on: row.certification_expires_on,
-            outcome: match row.outcome.as_str() {
-                "sent" => ReminderOutcome::Sent,
-                "skipped" => ReminderOutcome::Skipped,
-                _ => return Err(bad_column("cert_expiry_reminders.outcome")),
-            },
+            outcome: ReminderOutcome::parse(&row.outcome)
+                .ok_or_else(|| bad_column("cert_expiry_reminders.outcome"))?,
             business_date: row.business_date,
             run_id: row.run_id.map(RunId),
             created_at: row.created_at,

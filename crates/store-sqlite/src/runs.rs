@@ -238,20 +238,13 @@ impl TryFrom<RunRow> for RunRecord {
             job: row.job,
             org_id: OrgId(row.org_id),
             business_date: row.business_date,
-            trigger: match row.trigger.as_str() {
-                "scheduled" => RunTrigger::Scheduled,
-                "manual" => RunTrigger::Manual,
-                _ => return Err(bad_column("job_runs.trigger")),
-            },
+            trigger: RunTrigger::parse(&row.trigger)
+                .ok_or_else(|| bad_column("job_runs.trigger"))?,
             instance: row.instance,
             started_at: row.started_at,
             finished_at: row.finished_at,
-            outcome: match row.outcome.as_str() {
-                "running" => RunOutcome::Running,
-                "succeeded" => RunOutcome::Succeeded,
-                "failed" => RunOutcome::Failed,
-                _ => return Err(bad_column("job_runs.outcome")),
-            },
+            outcome: RunOutcome::parse(&row.outcome)
+                .ok_or_else(|| bad_column("job_runs.outcome"))?,
             counts: parse_counts(&row.counts)?,
             error: row.error,
         })

@@ -53,6 +53,13 @@ pub enum RunTrigger {
 }
 
 impl RunTrigger {
+    /// The value a stored `as_str()` names.
+    pub fn parse(value: &str) -> Option<Self> {
+        [RunTrigger::Scheduled, RunTrigger::Manual]
+            .into_iter()
+            .find(|v| v.as_str() == value)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             RunTrigger::Scheduled => "scheduled",
@@ -70,6 +77,17 @@ pub enum RunOutcome {
 }
 
 impl RunOutcome {
+    /// The value a stored `as_str()` names.
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            RunOutcome::Running,
+            RunOutcome::Succeeded,
+            RunOutcome::Failed,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == value)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             RunOutcome::Running => "running",
@@ -177,6 +195,13 @@ pub enum ReminderOutcome {
 }
 
 impl ReminderOutcome {
+    /// The value a stored `as_str()` names.
+    pub fn parse(value: &str) -> Option<Self> {
+        [ReminderOutcome::Sent, ReminderOutcome::Skipped]
+            .into_iter()
+            .find(|v| v.as_str() == value)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReminderOutcome::Sent => "sent",
@@ -272,6 +297,13 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// The value a stored `as_str()` names.
+    pub fn parse(value: &str) -> Option<Self> {
+        [Severity::Warning, Severity::Critical]
+            .into_iter()
+            .find(|v| v.as_str() == value)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Warning => "warning",
