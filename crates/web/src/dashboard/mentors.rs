@@ -657,6 +657,33 @@ fn date(t: &Words, raw: &str) -> Result<Option<NaiveDate>, &'static str> {
         .map_err(|_| t.error_invalid_date)
 }
 
+/// Ask the engine for `action` on mentor `id`, then go on as [`after`] says.
+async fn act<S: Store>(
+    dash: &Dash<S>,
+    viewer: &Viewer,
+    id: MentorId,
+    action: Action,
+    done: &str,
+    entered: Entered,
+) -> Response {
+    let result = dash.app.engine.request(&viewer.user, id, action).await;
+    after(dash, viewer, id, result, done, entered).await
+}
+
+/// An action with nothing to fill in: the path names the mentor, the form only carries CSRF.
+async fn plain<S: Store>(
+    dash: &Dash<S>,
+    viewer: &Viewer,
+    raw: &str,
+    action: Action,
+    done: &str,
+) -> Response {
+    let Some(id) = mentor_id(viewer, raw) else {
+        return not_found(viewer);
+    };
+    act(dash, viewer, id, action, done, Entered::default()).await
+}
+
 pub(super) async fn pause<S: Store>(
     State(dash): State<Dash<S>>,
     Extension(viewer): Extension<Viewer>,
@@ -677,12 +704,8 @@ pub(super) async fn pause<S: Store>(
         Ok(parsed) => parsed,
         Err(message) => return refuse(&dash, &viewer, id, message, entered).await,
     };
-    let result = dash
-        .app
-        .engine
-        .request(&viewer.user, id, Action::Pause { reason, resume_on })
-        .await;
-    after(&dash, &viewer, id, result, "paused", entered).await
+    let action = Action::Pause { reason, resume_on };
+    act(&dash, &viewer, id, action, "paused", entered).await
 }
 
 pub(super) async fn resume<S: Store>(
@@ -691,15 +714,7 @@ pub(super) async fn resume<S: Store>(
     Path(raw): Path<String>,
     Checked(_): Checked<PlainForm>,
 ) -> Response {
-    let Some(id) = mentor_id(&viewer, &raw) else {
-        return not_found(&viewer);
-    };
-    let result = dash
-        .app
-        .engine
-        .request(&viewer.user, id, Action::Resume)
-        .await;
-    after(&dash, &viewer, id, result, "resumed", Entered::default()).await
+    plain(&dash, &viewer, &raw, Action::Resume, "resumed").await
 }
 
 pub(super) async fn deactivate<S: Store>(
@@ -719,12 +734,8 @@ pub(super) async fn deactivate<S: Store>(
         Ok(reason) => reason,
         Err(message) => return refuse(&dash, &viewer, id, message, entered).await,
     };
-    let result = dash
-        .app
-        .engine
-        .request(&viewer.user, id, Action::Deactivate { reason })
-        .await;
-    after(&dash, &viewer, id, result, "deactivated", entered).await
+    let action = Action::Deactivate { reason };
+    act(&dash, &viewer, id, action, "deactivated", entered).await
 }
 
 pub(super) async fn reactivate<S: Store>(
@@ -733,23 +744,7 @@ pub(super) async fn reactivate<S: Store>(
     Path(raw): Path<String>,
     Checked(_): Checked<PlainForm>,
 ) -> Response {
-    let Some(id) = mentor_id(&viewer, &raw) else {
-        return not_found(&viewer);
-    };
-    let result = dash
-        .app
-        .engine
-        .request(&viewer.user, id, Action::Reactivate)
-        .await;
-    after(
-        &dash,
-        &viewer,
-        id,
-        result,
-        "reactivated",
-        Entered::default(),
-    )
-    .await
+    plain(&dash, &viewer, &raw, Action::Reactivate, "reactivated").await
 }
 
 pub(super) async fn renew<S: Store>(
