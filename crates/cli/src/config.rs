@@ -62,6 +62,8 @@ pub struct Config {
     #[serde(default)]
     pub scheduler: SchedulerSection,
     #[serde(default)]
+    pub clock: ClockSection,
+    #[serde(default)]
     pub sync: SyncSection,
     #[serde(default)]
     pub smtp: SmtpSection,
@@ -114,6 +116,15 @@ pub struct FeaturesSection {
     /// Let organisations' own reminder thresholds (their settings) replace `expiry.thresholds_days`.
     #[serde(default)]
     pub per_org_thresholds: bool,
+}
+
+/// `[clock]`: where "now" comes from. Rehearsals and tests only (see `clock.rs`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSection {
+    /// A file holding one RFC 3339 instant, read as "now" on every reading.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
 }
 
 /// `[scheduler]`: the background jobs of `serve`.
@@ -612,6 +623,7 @@ mod tests {
             expiry: ExpirySection::default(),
             features: FeaturesSection::default(),
             scheduler: SchedulerSection::default(),
+            clock: ClockSection::default(),
             sync: SyncSection::default(),
             smtp: SmtpSection::default(),
             alerts: AlertsSection::default(),

@@ -2,6 +2,7 @@
 //! commands and `commands` for what they do.
 
 mod args;
+mod clock;
 mod commands;
 mod config;
 mod delivery_config;

@@ -37,9 +37,10 @@ pub struct SyncSection {
     /// How long transient failures are retried before a mentor's rows are dead.
     #[serde(default = "default_retry_budget_hours")]
     pub retry_budget_hours: u64,
-    /// Minutes between credential checks (token + WhoAmI).
+    /// Minutes between credential checks (token + WhoAmI); fractions allowed (at least a second),
+    /// for rehearsals that cannot wait minutes.
     #[serde(default = "default_credential_check_minutes")]
-    pub credential_check_minutes: u64,
+    pub credential_check_minutes: f64,
 }
 
 impl Default for SyncSection {
@@ -68,11 +69,16 @@ impl SyncSection {
             ("backoff_initial_seconds", self.backoff_initial_seconds),
             ("backoff_max_seconds", self.backoff_max_seconds),
             ("retry_budget_hours", self.retry_budget_hours),
-            ("credential_check_minutes", self.credential_check_minutes),
         ] {
             if value == 0 {
                 return Err(CliError::usage(format!("sync.{name} must be at least 1")));
             }
+        }
+        let credential_check_seconds = self.credential_check_minutes * 60.0;
+        if !(1.0..=86_400.0).contains(&credential_check_seconds) {
+            return Err(CliError::usage(
+                "sync.credential_check_minutes must be from 0.0167 (one second) to 1440",
+            ));
         }
         Ok(RelayConfig {
             lease: Duration::from_secs(self.lease_seconds),
@@ -80,7 +86,7 @@ impl SyncSection {
             backoff_initial: Duration::from_secs(self.backoff_initial_seconds),
             backoff_max: Duration::from_secs(self.backoff_max_seconds),
             retry_budget: Duration::from_secs(self.retry_budget_hours * 3600),
-            credential_check_interval: Duration::from_secs(self.credential_check_minutes * 60),
+            credential_check_interval: Duration::from_secs_f64(credential_check_seconds),
         })
     }
 }
@@ -303,8 +309,8 @@ fn default_backoff_max_seconds() -> u64 {
 fn default_retry_budget_hours() -> u64 {
     24
 }
-fn default_credential_check_minutes() -> u64 {
-    5
+fn default_credential_check_minutes() -> f64 {
+    5.0
 }
 fn default_entity_set() -> String {
     "contacts".to_owned()

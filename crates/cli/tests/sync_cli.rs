@@ -82,7 +82,8 @@ fn no_secret_in(run: &Run) {
 
 /// Multi-threaded: the simulator keeps serving while the test waits for the binary.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn break_glass_push_with_a_new_secret_from_stdin_converges_and_resolves_the_alert() {
+async fn break_glass_push_with_a_new_secret_from_stdin_converges_and_the_alert_waits_for_the_configuration()
+ {
     let setup = Setup::new().await;
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let contacts = prepare(&setup, &sim).await;
@@ -126,13 +127,23 @@ async fn break_glass_push_with_a_new_secret_from_stdin_converges_and_resolves_th
     for contact in &contacts {
         assert_eq!(visible(&sim, *contact), json!(true));
     }
-    assert_eq!(setup.scalar(open).await, 0, "the alert resolved");
     assert_eq!(
         setup
             .scalar("SELECT count(*) FROM sync_outbox WHERE state <> 'done'")
             .await,
         0
     );
+    // The servers still hold the old secret: the alert stays open until the configuration has the
+    // new one, and the first check with it resolves the alert.
+    assert_eq!(setup.scalar(open).await, 1, "the alert is still open");
+    setup
+        .command(&["sync", "check-credentials"])
+        .env(SECRET_ENV, NEW_SECRET)
+        .output()
+        .map(Run::of)
+        .unwrap()
+        .success();
+    assert_eq!(setup.scalar(open).await, 0, "the alert resolved");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,6 +27,7 @@ struct FaultState {
     timeout_share: f64,
     timeout_hang: Duration,
     delay: Duration,
+    answer_delay: Duration,
     reject_credentials: bool,
     html_on_unauthorized: bool,
     read_lag: Duration,
@@ -42,6 +43,7 @@ impl Default for FaultState {
             timeout_share: 0.0,
             timeout_hang: DEFAULT_TIMEOUT_HANG,
             delay: Duration::ZERO,
+            answer_delay: Duration::ZERO,
             reject_credentials: false,
             html_on_unauthorized: false,
             read_lag: Duration::ZERO,
@@ -90,6 +92,12 @@ impl Faults {
         self.lock().delay = delay;
     }
 
+    /// Hold every Web API answer this long AFTER the request was carried out: the write has landed
+    /// but the client does not know yet (a client that dies meanwhile never learns it did).
+    pub fn set_answer_delay(&self, delay: Duration) {
+        self.lock().answer_delay = delay;
+    }
+
     /// Refuse every client secret (400 `invalid_client`) and every token issued so far (401), as when
     /// the secret expired or the application user was disabled. Lifting it lets old tokens work again.
     pub fn set_reject_credentials(&self, reject: bool) {
@@ -123,6 +131,10 @@ impl Faults {
 
     pub(crate) fn delay(&self) -> Duration {
         self.lock().delay
+    }
+
+    pub(crate) fn answer_delay(&self) -> Duration {
+        self.lock().answer_delay
     }
 
     pub(crate) fn credentials_rejected(&self) -> bool {

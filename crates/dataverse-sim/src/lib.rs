@@ -15,7 +15,8 @@
 //!   with `WWW-Authenticate: Bearer authorization_uri=…, resource_id=…` and an empty body.
 //!
 //! Fault controls ([`Faults`], effective at once, applied per request in this order: delay → auth →
-//! throttling → timeout/5xx → handler): fixed latency, a sliding-window rate limit answered with 429 and
+//! throttling → timeout/5xx → handler → answer delay): fixed latency, a late answer to a request already
+//! carried out, a sliding-window rate limit answered with 429 and
 //! `Retry-After`, a share of 5xx answers (per operation inside a `$batch`, plus a separate share for
 //! whole batches), a share of hanging requests that end in 504, rejected credentials, HTML sign-in pages
 //! instead of a 401 body, lagging reads (records as they were some time ago), and per-contact write

@@ -1,5 +1,5 @@
 //! The path every Web API request takes: the faults in a fixed order (delay → authentication →
-//! throttling → timeout/5xx), then the operation or the `$batch`.
+//! throttling → timeout/5xx), then the operation or the `$batch`, then the answer delay.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -61,16 +61,24 @@ pub(crate) async fn web_api(
         return injected_server_error().into_response();
     }
 
-    if is_batch && method == Method::POST {
+    let response = if is_batch && method == Method::POST {
         // The batch counts its operations' answers itself.
-        return batch::execute(&state, &headers, &body).into_response();
-    }
-    let response = match addressed {
-        Ok((resource, query)) => odata::execute(&state, &method, resource, query, &headers, &body),
-        Err(error) => SimResponse::from(error),
+        batch::execute(&state, &headers, &body).into_response()
+    } else {
+        let response = match addressed {
+            Ok((resource, query)) => {
+                odata::execute(&state, &method, resource, query, &headers, &body)
+            }
+            Err(error) => SimResponse::from(error),
+        };
+        state.note_answer(&response);
+        response.into_response()
     };
-    state.note_answer(&response);
-    response.into_response()
+    let answer_delay = state.faults.answer_delay();
+    if !answer_delay.is_zero() && !state.pause(answer_delay).await {
+        return shutting_down();
+    }
+    response
 }
 
 /// The faults that answer before the request is looked at, in Dataverse's order: latency,

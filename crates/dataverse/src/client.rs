@@ -166,6 +166,30 @@ impl Client {
         classify::parse_success_json(response.status, &response.headers, &response.body)
     }
 
+    /// Reads the `select` columns of one record (`GET {entity_set}({key})?$select=…`); a missing
+    /// record is [`DataverseError::NotFound`].
+    pub async fn retrieve(
+        &self,
+        entity_set: &str,
+        key: &RecordKey,
+        select: &[String],
+    ) -> Result<Map<String, Value>, DataverseError> {
+        let mut url = self.record_url(entity_set, key)?;
+        if !select.is_empty() {
+            url.query_pairs_mut()
+                .append_pair("$select", &select.join(","));
+        }
+        let request = ApiRequest {
+            method: Method::GET,
+            url,
+            headers: HeaderMap::new(),
+            body: None,
+        };
+        let answer = self.send(&request).await?;
+        let response = &answer.response;
+        classify::parse_success_json(response.status, &response.headers, &response.body)
+    }
+
     /// Updates one existing record: `PATCH` with `If-Match: *`, so a missing record is
     /// [`DataverseError::NotFound`] and is never created.
     ///

@@ -25,7 +25,8 @@ use crate::rows::parse_status;
 const ROWS_PER_MENTOR: i64 = 4;
 
 /// Lease mentors with due rows and hide the rows this claim locked (their `available_at` moves to
-/// the lease's end; they come back then if this relay dies). Mentors another relay holds are skipped
+/// the lease's end; they come back then if this relay dies). A lease that ran out with its owner
+/// still named was never recorded: the mentor comes back marked `recovered`. Mentors another relay holds are skipped
 /// and their rows left alone: that relay pushes their current state anyway, and a row queued during
 /// its push is due at once. Two claims never wait on each other's rows (SKIP LOCKED, and only rows
 /// locked here are updated).
@@ -39,6 +40,9 @@ WITH due AS ( \
     FOR UPDATE SKIP LOCKED \
 ), candidates AS ( \
     SELECT mentor_id FROM due GROUP BY mentor_id ORDER BY max(priority) DESC, min(id) LIMIT $2 \
+), abandoned AS ( \
+    SELECT s.mentor_id FROM mentor_sync s JOIN candidates c ON c.mentor_id = s.mentor_id \
+    WHERE s.lease_owner IS NOT NULL AND s.leased_until <= now() \
 ), leased AS ( \
     INSERT INTO mentor_sync AS s (mentor_id, org_id, lease_owner, leased_until) \
     SELECT mentor_id, $1, $3, now() + $4 * interval '1 microsecond' FROM candidates \
@@ -52,8 +56,9 @@ WITH due AS ( \
     WHERE o.id = d.id \
 ) \
 SELECT m.id, m.version, m.status, m.listed_publicly, m.dynamics_contact_id, m.dynamics_key, \
-       l.attempts, (extract(epoch FROM now() - l.failing_since) * 1000000)::bigint AS failing_for_us \
-FROM leased l JOIN mentors m ON m.id = l.mentor_id \
+       l.attempts, (extract(epoch FROM now() - l.failing_since) * 1000000)::bigint AS failing_for_us, \
+       a.mentor_id IS NOT NULL AS recovered \
+FROM leased l JOIN mentors m ON m.id = l.mentor_id LEFT JOIN abandoned a ON a.mentor_id = l.mentor_id \
 ORDER BY m.id";
 
 #[derive(sqlx::FromRow)]
@@ -66,6 +71,7 @@ struct ClaimRow {
     dynamics_key: Option<String>,
     attempts: i32,
     failing_for_us: Option<i64>,
+    recovered: bool,
 }
 
 pub(crate) async fn claim_sync(pool: &PgPool, claim: SyncClaim) -> StoreResult<Vec<ClaimedMentor>> {
@@ -92,6 +98,7 @@ pub(crate) async fn claim_sync(pool: &PgPool, claim: SyncClaim) -> StoreResult<V
                 failing_for: row
                     .failing_for_us
                     .map(|us| Duration::from_micros(us.max(0).unsigned_abs())),
+                recovered: row.recovered,
             })
         })
         .collect()

@@ -40,6 +40,11 @@ SELECT mentor_id FROM ( \
 ) \
 GROUP BY mentor_id ORDER BY max(priority) DESC, min(id) LIMIT ?4";
 
+/// Whether an earlier lease ran out unrecorded (recording clears the owner; candidates hold no
+/// running lease). ?1 mentor.
+const ABANDONED: &str = "\
+SELECT EXISTS (SELECT 1 FROM mentor_sync WHERE mentor_id = ?1 AND lease_owner IS NOT NULL)";
+
 /// Take the lease, creating the mentor's sync state on its first claim.
 const LEASE: &str = "\
 INSERT INTO mentor_sync (mentor_id, org_id, lease_owner, leased_until) VALUES (?1, ?2, ?3, ?4) \
@@ -85,6 +90,11 @@ pub(crate) async fn claim_sync(db: &Db, claim: SyncClaim) -> StoreResult<Vec<Cla
         .map_err(db_err)?;
     let mut rows = Vec::with_capacity(candidates.len());
     for mentor in candidates {
+        let recovered: bool = sqlx::query_scalar(ABANDONED)
+            .bind(mentor)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
         sqlx::query(LEASE)
             .bind(mentor)
             .bind(claim.org.0)
@@ -105,12 +115,12 @@ pub(crate) async fn claim_sync(db: &Db, claim: SyncClaim) -> StoreResult<Vec<Cla
             .fetch_one(&mut *tx)
             .await
             .map_err(db_err)?;
-        rows.push(row);
+        rows.push((row, recovered));
     }
     db.commit(tx).await?;
     let mut claimed = rows
         .into_iter()
-        .map(|row| {
+        .map(|(row, recovered)| {
             Ok(ClaimedMentor {
                 mentor: MentorId(row.id),
                 version: row.version,
@@ -121,6 +131,7 @@ pub(crate) async fn claim_sync(db: &Db, claim: SyncClaim) -> StoreResult<Vec<Cla
                 failing_for: row
                     .failing_since
                     .map(|since| (now.0 - since).to_std().unwrap_or_default()),
+                recovered,
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;

@@ -67,6 +67,9 @@ pub struct ClaimedMentor {
     /// Failed attempts since the last success, and for how long it has been failing.
     pub attempts: u32,
     pub failing_for: Option<Duration>,
+    /// An earlier lease ran out before its relay recorded anything: that relay died or lost the
+    /// database mid-push, and the remote record may already show this state.
+    pub recovered: bool,
 }
 
 /// Why a mentor's sync stopped for good until someone retries it.

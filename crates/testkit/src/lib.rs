@@ -7,9 +7,11 @@
 
 #[cfg(feature = "backends")]
 pub mod backends;
+pub mod cluster;
 
 #[cfg(feature = "backends")]
 pub use backends::{Postgres, Sqlite, SqliteDatabase, TestBackend};
+pub use cluster::PrivateCluster;
 
 use sqlx::{Connection, Executor, PgConnection};
 

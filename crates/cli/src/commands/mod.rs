@@ -11,9 +11,6 @@ mod serve;
 mod sync;
 mod users;
 
-use std::sync::Arc;
-
-use domain::SystemClock;
 use engine::Engine;
 use serde_json::Value;
 use store::{Store, StoreError};
@@ -260,9 +257,11 @@ fn with_integrations<S: Store>(
     )))
 }
 
-/// The workflows over `store`, on the system clock, configured from `[expiry]` and `[features]`.
+/// The workflows over `store`, on the system clock (or `[clock] file`), configured from `[expiry]`
+/// and `[features]`.
 fn engine<S: Store>(config: &Config, store: S) -> Result<Engine<S>, CliError> {
-    Ok(Engine::new(store, Arc::new(SystemClock)).with_expiry_config(config.expiry_config()?))
+    let clock = crate::clock::from_config(config.clock.file.as_deref())?;
+    Ok(Engine::new(store, clock).with_expiry_config(config.expiry_config()?))
 }
 
 /// Every command but `migrate` needs the schema this build expects; migrating is a deliberate step

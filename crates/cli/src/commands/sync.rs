@@ -86,13 +86,19 @@ pub async fn push<S: Store>(
                 .map_err(|e| store_failed("cannot queue the mentors", e))?,
             ..PushTotals::default()
         };
-        // A fresh credential check first: it resolves the credentials alert when the new secret
-        // works, and stops here with a clear message when it does not.
-        if let Err(error) = engine
-            .check_credentials(&integration)
-            .await
-            .map_err(|e| CliError::failed(format!("{}: {e}", org.slug)))?
-        {
+        // A fresh credential check first: it stops here with a clear message when the secret does
+        // not work. With the configured secret it is recorded (and resolves the credentials
+        // alert); a break-glass secret from stdin proves nothing about the configuration the
+        // servers run with, so the alert stays open until they have the new secret.
+        let checked = if args.client_secret_stdin {
+            integration.client.check_credentials().await
+        } else {
+            engine
+                .check_credentials(&integration)
+                .await
+                .map_err(|e| CliError::failed(format!("{}: {e}", org.slug)))?
+        };
+        if let Err(error) = checked {
             totals.report.credentials_refused = matches!(
                 error,
                 dataverse::DataverseError::Unauthorized { .. }

@@ -146,6 +146,29 @@ async fn a_delay_slows_every_request() {
 }
 
 #[tokio::test]
+async fn a_late_answer_comes_after_the_write_has_landed() {
+    let h = Harness::start().await;
+    let id = h.seed(json!({ "hlf_showonwebsite": true }));
+    h.sim.faults().set_answer_delay(Duration::from_millis(400));
+
+    let patch = h
+        .patch(
+            &format!("contacts({id})"),
+            json!({ "hlf_showonwebsite": false }),
+        )
+        .timeout(Duration::from_millis(150))
+        .send()
+        .await;
+
+    assert!(patch.is_err_and(|e| e.is_timeout()), "the answer is late");
+    assert_eq!(
+        h.sim.contact(id).expect("the contact")["hlf_showonwebsite"],
+        json!(false),
+        "but the write landed"
+    );
+}
+
+#[tokio::test]
 async fn lagging_reads_show_records_as_they_were() {
     let h = Harness::start().await;
     let id = h.seed(json!({"hlf_showonwebsite": false}));

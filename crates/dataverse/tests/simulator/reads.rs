@@ -2,10 +2,13 @@
 
 use std::collections::BTreeSet;
 
-use mentor_status_dataverse::{Page, PageRequest};
-use serde_json::Value;
+use mentor_status_dataverse::{DataverseError, Page, PageRequest, RecordKey};
+use serde_json::{Value, json};
+use uuid::Uuid;
 
-use crate::{ENTITY_SET, MEMBER_NO, VISIBLE, client_for, insert_contact, start_default};
+use crate::{
+    ENTITY_SET, MEMBER_NO, VISIBLE, client_for, insert_contact, start_default, visibility,
+};
 
 #[tokio::test]
 async fn twelve_records_in_pages_of_five_take_three_pages() {
@@ -67,4 +70,41 @@ async fn a_filter_selects_matching_records() {
         .collect();
     assert_eq!(ids, [listed.to_string().as_str()]);
     assert_eq!(page.next, None);
+}
+
+#[tokio::test]
+async fn retrieve_reads_the_selected_columns_of_one_record() {
+    let sim = start_default().await;
+    let client = client_for(&sim);
+    let id = insert_contact(&sim, "2002");
+    let record = client
+        .retrieve(
+            ENTITY_SET,
+            &RecordKey::Alternate {
+                field: MEMBER_NO.to_owned(),
+                value: "2002".to_owned(),
+            },
+            &[VISIBLE.to_owned(), MEMBER_NO.to_owned()],
+        )
+        .await
+        .expect("the record is read");
+    assert_eq!(record.get(MEMBER_NO), Some(&json!("2002")));
+    assert_eq!(record.get(VISIBLE), Some(&json!(true)));
+    assert!(
+        !record.contains_key("fullname"),
+        "only the selected columns"
+    );
+    let missing = client
+        .retrieve(
+            ENTITY_SET,
+            &RecordKey::Id(Uuid::new_v4()),
+            &[VISIBLE.to_owned()],
+        )
+        .await
+        .expect_err("no such record");
+    assert!(
+        matches!(missing, DataverseError::NotFound { .. }),
+        "{missing:?}"
+    );
+    assert_eq!(visibility(&sim, id), Some(json!(true)));
 }

@@ -12,7 +12,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use dataverse::{DataverseError, Update};
+use dataverse::{DataverseError, RecordKey, Update};
+use serde_json::{Map, Value};
 use store::{
     ClaimedMentor, DeadReason, Finding, Store, SyncClaim, SyncOutcome, SyncResult, SyncWakeups,
 };
@@ -280,10 +281,12 @@ impl<S: Store> Relay<S> {
             };
             match mapping.key(link) {
                 Ok(key) => {
-                    updates.push(Update {
-                        key,
-                        fields: mapping.desired(mentor.status, mentor.listed_publicly),
-                    });
+                    let fields = mapping.desired(mentor.status, mentor.listed_publicly);
+                    if mentor.recovered && self.already_shows(&key, &fields).await {
+                        outcomes.push(Some(Pushed::Yes));
+                        continue;
+                    }
+                    updates.push(Update { key, fields });
                     outcomes.push(None);
                 }
                 Err(message) => {
@@ -317,6 +320,26 @@ impl<S: Store> Relay<S> {
                 })
             })
             .collect()
+    }
+
+    /// Whether the remote record already shows `fields`: asked only for a mentor whose previous
+    /// relay died mid-push, so the write it may have landed is not made twice. Any doubt (the read
+    /// failed) means write.
+    async fn already_shows(&self, key: &RecordKey, fields: &Map<String, Value>) -> bool {
+        let mapping = &self.integration.mapping;
+        let select: Vec<String> = fields.keys().cloned().collect();
+        match self
+            .integration
+            .client
+            .retrieve(&mapping.entity_set, key, &select)
+            .await
+        {
+            Ok(record) => mapping.differences(&record, fields).is_empty(),
+            Err(error) => {
+                tracing::debug!(%error, "could not read a recovered record; writing it");
+                false
+            }
+        }
     }
 
     fn failure_outcome(

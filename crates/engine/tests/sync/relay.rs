@@ -179,7 +179,45 @@ async fn force_sync_queues_at_high_priority_and_is_pushed_first<B: TestBackend>(
     assert_eq!(w.visible(contact), json!(true));
 }
 
+/// A relay that dies after its PATCH landed but before recording it: the mentor's lease runs out,
+/// the next relay reads the record first and does not write what is already there; a record that
+/// does not show it yet is written once.
+async fn a_push_taken_over_from_a_dead_relay_is_not_written_twice<B: TestBackend>() {
+    let w = world::<B>().await;
+    let links = w.linked_mentors(2).await;
+    w.drain().await;
+    let (landed, lost) = (links[0], links[1]);
+    w.pause(landed.0).await;
+    w.pause(lost.0).await;
+    // The dead relay claimed both with a lease that runs out at once; only one PATCH landed.
+    let dead = w
+        .store
+        .claim_sync(store::SyncClaim {
+            org: w.org.id,
+            owner: uuid::Uuid::new_v4(),
+            limit: 10,
+            lease: std::time::Duration::ZERO,
+        })
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 2);
+    w.sim
+        .set_field(landed.1, crate::helpers::VISIBLE, json!(false));
+    let mut writes = w.sim.writes();
+    let report = w.drain().await;
+    assert_eq!(report.pushed, 2, "{report:?}");
+    let written: Vec<_> = std::iter::from_fn(|| writes.try_recv().ok())
+        .map(|event| event.contact_id)
+        .collect();
+    assert_eq!(written, vec![lost.1], "only the record that missed it");
+    assert_eq!(w.visible(landed.1), json!(false));
+    assert_eq!(w.visible(lost.1), json!(false));
+    assert_eq!(w.mentor_sync_state(landed.0).await, "in_sync");
+    assert_eq!(w.mentor_sync_state(lost.0).await, "in_sync");
+}
+
 testkit::on_both_backends!(
+    a_push_taken_over_from_a_dead_relay_is_not_written_twice,
     a_transition_reaches_dynamics_without_any_nightly_job,
     pause_then_resume_ends_visible_and_a_stale_row_never_regresses_it,
     two_relays_on_separate_connections_push_each_change_once,

@@ -137,6 +137,7 @@ pub async fn an_expired_sync_lease_is_taken_over_by_another_relay<S: Store>(stor
         .await
         .unwrap();
     assert_eq!(mentors_of(&leased), vec![id]);
+    assert!(!leased[0].recovered, "a first claim recovers nothing");
     let taken = claim(&store, o, b, 10).await;
     assert_eq!(
         mentors_of(&taken),
@@ -144,6 +145,10 @@ pub async fn an_expired_sync_lease_is_taken_over_by_another_relay<S: Store>(stor
         "the rows came back with the lease's end"
     );
     assert_eq!(taken[0].attempts, 0, "a lost lease is no attempt");
+    assert!(
+        taken[0].recovered,
+        "the dead relay may have pushed: the new owner is told"
+    );
     assert!(
         claim(&store, o, c, 10).await.is_empty(),
         "the new lease holds"
@@ -155,6 +160,18 @@ pub async fn an_expired_sync_lease_is_taken_over_by_another_relay<S: Store>(stor
     assert_eq!(recorded.confirmed_lag_ms.len(), 1);
     assert_eq!(sync_of(&store, o, id).await.pushed_version, Some(1));
     assert_eq!(pending(&store, o).await, 0);
+    // Recorded leases are no longer suspect: the mentor's next change is an ordinary claim.
+    let patch = MentorPatch {
+        listed_publicly: Some(false),
+        ..MentorPatch::default()
+    };
+    store
+        .update_mentor(o, id, patch, chrono::Utc::now())
+        .await
+        .unwrap();
+    let next = claim(&store, o, c, 10).await;
+    assert_eq!(mentors_of(&next), vec![id]);
+    assert!(!next[0].recovered);
 }
 
 /// A relay that stalled past its lease and was taken over records nothing — not a death, not a push
@@ -273,6 +290,7 @@ pub async fn a_claim_returns_each_mentors_current_state_and_link<S: Store>(store
             link: Some(DynamicsLink::ContactId(contact)),
             attempts: 0,
             failing_for: None,
+            recovered: false,
         }
     );
     assert_eq!(
@@ -285,6 +303,7 @@ pub async fn a_claim_returns_each_mentors_current_state_and_link<S: Store>(store
             link: Some(DynamicsLink::Key("M-7".into())),
             attempts: 0,
             failing_for: None,
+            recovered: false,
         }
     );
     assert_eq!(of(ids[2]).link, None);
