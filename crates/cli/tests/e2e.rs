@@ -9,6 +9,8 @@ mod support;
 
 #[path = "e2e/certification_journey.rs"]
 mod certification_journey;
+#[path = "e2e/credentials_journey.rs"]
+mod credentials_journey;
 #[path = "e2e/drift_journey.rs"]
 mod drift_journey;
 #[path = "e2e/harness.rs"]
@@ -47,4 +49,14 @@ async fn postgres_a_forced_sync_corrects_portal_drift_and_reconciliation_reports
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_a_forced_sync_corrects_portal_drift_and_reconciliation_reports_it() {
     drift_journey::run(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_rotated_credentials_alert_once_queue_changes_and_resolve_with_the_new_secret() {
+    credentials_journey::run(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_rotated_credentials_alert_once_queue_changes_and_resolve_with_the_new_secret() {
+    credentials_journey::run(Backend::Sqlite).await;
 }

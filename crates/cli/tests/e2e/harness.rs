@@ -35,10 +35,63 @@ pub struct World {
     pub setup: Setup,
     pub sim: Simulator,
     pub sink: SmtpSink,
+    pub hooks: WebhookReceiver,
     pub client: reqwest::Client,
     server: Mutex<Option<Server>>,
+    /// The integration's client secret as the configuration (environment) holds it.
+    secret: Mutex<String>,
     log: PathBuf,
     base: String,
+}
+
+/// The operations webhook's receiver: keeps every POSTed JSON body in arrival order, answers 204.
+pub struct WebhookReceiver {
+    pub url: String,
+    bodies: std::sync::Arc<Mutex<Vec<Value>>>,
+}
+
+impl WebhookReceiver {
+    async fn start() -> WebhookReceiver {
+        let bodies = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let kept = bodies.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+                let kept = kept.clone();
+                async move {
+                    kept.lock().expect("the webhook lock").push(body);
+                    StatusCode::NO_CONTENT
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the webhook receiver");
+        let url = format!(
+            "http://{}/hook",
+            listener.local_addr().expect("its address")
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        WebhookReceiver { url, bodies }
+    }
+
+    /// `(event, alert kind)` of every post so far, in arrival order.
+    pub fn events(&self) -> Vec<(String, String)> {
+        self.bodies
+            .lock()
+            .expect("the webhook lock")
+            .iter()
+            .map(|body| {
+                (
+                    body["event"].as_str().unwrap_or_default().to_owned(),
+                    body["alert"]["kind"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            })
+            .collect()
+    }
 }
 
 impl World {
@@ -53,15 +106,19 @@ impl World {
             .await
             .expect("start the Dataverse simulator");
         let sink = SmtpSink::start().expect("start smtp-sink");
+        let hooks = WebhookReceiver::start().await;
+        // Credentials are checked every 3 s, so "the next scheduled check" comes within seconds.
         setup.write(
             "mentor-status.toml",
             &format!(
-                "[sync]\npoll_seconds = 1\ncredential_check_minutes = 1\n\n\
+                "[sync]\npoll_seconds = 1\ncredential_check_minutes = 0.05\n\n\
                  [smtp]\nurl = \"{}\"\nfrom = \"Likeperson <noreply@hlf.no>\"\n\n\
                  [delivery]\npoll_seconds = 1\n\n\
+                 [alerts]\nwebhook_url = \"{}\"\ntick_seconds = 1\n\n\
                  [orgs.{ORG}.dynamics]\napi_base_url = \"{}\"\ntoken_url = \"{}\"\n\
                  client_id = \"{}\"\nscope = \"{}\"\nvisibility_field = \"{VISIBILITY_FIELD}\"\n",
                 sink.url(),
+                hooks.url,
                 sim.base_url(),
                 sim.token_url(),
                 SimConfig::default().client_id,
@@ -73,8 +130,10 @@ impl World {
             setup,
             sim,
             sink,
+            hooks,
             client: reqwest::Client::new(),
             server: Mutex::new(None),
+            secret: Mutex::new(SimConfig::default().client_secret),
             log,
             base: String::new(),
         };
@@ -85,15 +144,47 @@ impl World {
         world
     }
 
-    /// A one-shot `mentor-status` command with the integration's client secret, beside the server.
+    /// A one-shot `mentor-status` command with the configured client secret, beside the server.
     pub fn run(&self, args: &[&str]) -> Run {
-        Run::of(
-            self.setup
-                .command(args)
-                .env(SECRET_ENV, SimConfig::default().client_secret)
-                .output()
-                .expect("run mentor-status"),
-        )
+        Run::of(self.command(args).output().expect("run mentor-status"))
+    }
+
+    /// A one-shot command reading `stdin` (e.g. a break-glass secret).
+    pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start mentor-status");
+        child
+            .stdin
+            .take()
+            .expect("stdin is piped")
+            .write_all(stdin.as_bytes())
+            .expect("write to stdin");
+        Run::of(child.wait_with_output().expect("wait for mentor-status"))
+    }
+
+    /// `mentor-status` with the test's database and the configured client secret.
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut command = self.setup.command(args);
+        command.env(SECRET_ENV, self.configured_secret());
+        command
+    }
+
+    fn configured_secret(&self) -> String {
+        self.secret.lock().expect("the secret lock").clone()
+    }
+
+    /// The operator puts `secret` into the configuration and restarts `serve` (killed, then
+    /// started again with it).
+    pub async fn restart_with_secret(&mut self, secret: &str) {
+        *self.secret.get_mut().expect("the secret lock") = secret.to_owned();
+        drop(self.server.get_mut().expect("the server lock").take());
+        self.serve().await;
     }
 
     /// Registers one mentor with a certification valid for decades, linked to a new contact of
@@ -144,14 +235,17 @@ impl World {
     pub async fn serve(&mut self) {
         let port = free_port();
         self.base = format!("http://127.0.0.1:{port}");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("open the server log");
         *self.server.get_mut().expect("the server lock") = Some(Server(
-            self.setup
-                .command(&["serve"])
-                .env(SECRET_ENV, SimConfig::default().client_secret)
+            self.command(&["serve"])
                 .env("MENTOR_STATUS__HTTP__BIND", format!("127.0.0.1:{port}"))
                 .env("MENTOR_STATUS__SCHEDULER__ENABLED", "false")
                 .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&self.log).expect("create the server log"))
+                .stderr(log)
                 .spawn()
                 .expect("start mentor-status serve"),
         ));
@@ -283,14 +377,24 @@ impl World {
 
     /// Waits until the server's email queue is empty: everything queued so far has been sent.
     pub async fn emails_settled(&self) {
+        self.queue_empty("mentor_status_email_queue_pending").await;
+    }
+
+    /// Waits until the server's webhook queue is empty: every alert event so far has been posted.
+    pub async fn webhooks_settled(&self) {
+        self.queue_empty("mentor_status_webhook_queue_pending")
+            .await;
+    }
+
+    async fn queue_empty(&self, gauge: &str) {
         let url = format!("{}/metrics", self.base);
-        self.eventually("the email queue is empty", || async {
+        let empty = format!("{gauge} 0");
+        self.eventually(&empty, || async {
             let Ok(reply) = self.client.get(&url).send().await else {
                 return false;
             };
             let text = reply.text().await.unwrap_or_default();
-            text.lines()
-                .any(|line| line == "mentor_status_email_queue_pending 0")
+            text.lines().any(|line| line == empty)
         })
         .await;
     }
