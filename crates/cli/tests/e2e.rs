@@ -13,8 +13,12 @@ mod certification_journey;
 mod credentials_journey;
 #[path = "e2e/drift_journey.rs"]
 mod drift_journey;
+#[path = "e2e/fleet.rs"]
+mod fleet;
 #[path = "e2e/harness.rs"]
 mod harness;
+#[path = "e2e/month.rs"]
+mod month;
 #[path = "e2e/pause_journey.rs"]
 mod pause_journey;
 
@@ -59,4 +63,11 @@ async fn postgres_rotated_credentials_alert_once_queue_changes_and_resolve_with_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_rotated_credentials_alert_once_queue_changes_and_resolve_with_the_new_secret() {
     credentials_journey::run(Backend::Sqlite).await;
+}
+
+/// Three instances on one PostgreSQL database, a month of nights, one killed mid-run and one
+/// mid-push: every effect exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_three_instances_walk_a_month_and_every_effect_happens_once() {
+    month::run().await;
 }

@@ -309,40 +309,51 @@ pub(crate) async fn queue_sync(
     selection: SyncSelection,
     priority: SyncPriority,
 ) -> StoreResult<u64> {
-    // `mentors`: only these ids; `None`: the organisation's mentors the filter selects.
+    // `mentors`: only these ids; `None`: the organisation's mentors the filter selects. `versions`
+    // ($4): the version each of `mentors` must still have.
+    let mut versions: Option<Vec<i64>> = None;
     let (filter, mentors): (String, Option<Vec<Uuid>>) = match selection {
         SyncSelection::Mentor(mentor) => ("true".to_owned(), Some(vec![mentor.0])),
         SyncSelection::AllLinked => (LINKED.to_owned(), None),
         SyncSelection::Behind => (
             format!(
                 "{LINKED} AND NOT EXISTS (SELECT 1 FROM mentor_sync s WHERE s.mentor_id = m.id \
-                   AND (s.pushed_version >= m.version OR s.failure IN ('dead', 'not_found')))"
+                   AND (s.pushed_version >= m.version OR s.failure IN ('dead', 'not_found'))) \
+                 AND NOT EXISTS (SELECT 1 FROM sync_outbox p \
+                   WHERE p.mentor_id = m.id AND p.state = 'pending')"
             ),
             None,
         ),
-        SyncSelection::Divergent(ids) => (
-            format!(
-                "{LINKED} AND NOT EXISTS (SELECT 1 FROM sync_outbox p \
-                   WHERE p.mentor_id = m.id AND p.state = 'pending')"
-            ),
-            Some(ids.into_iter().map(|m| m.0).collect()),
-        ),
+        SyncSelection::Divergent(seen) => {
+            let (ids, seen_versions): (Vec<Uuid>, Vec<i64>) =
+                seen.into_iter().map(|(m, v)| (m.0, v)).unzip();
+            versions = Some(seen_versions);
+            (
+                format!(
+                    "{LINKED} AND m.version = ($4::bigint[])[array_position($3::uuid[], m.id)] \
+                     AND NOT EXISTS (SELECT 1 FROM sync_outbox p \
+                       WHERE p.mentor_id = m.id AND p.state = 'pending')"
+                ),
+                Some(ids),
+            )
+        }
     };
-    let inserted = sqlx::query(&format!(
+    let statement = format!(
         "INSERT INTO sync_outbox (org_id, mentor_id, mentor_version, priority, available_at, created_at) \
          SELECT m.org_id, m.id, m.version, $2, now(), now() FROM mentors m \
          WHERE m.org_id = $1 AND ($3::uuid[] IS NULL OR m.id = ANY($3)) AND {filter} \
            AND NOT EXISTS (SELECT 1 FROM sync_outbox q WHERE q.mentor_id = m.id \
                            AND q.state = 'pending' AND q.priority >= $2 AND q.available_at <= now()) \
          ORDER BY m.id"
-    ))
-    .bind(org.0)
-    .bind(priority.as_i16())
-    .bind(&mentors)
-    .execute(pool)
-    .await
-    .map_err(db_err)?
-    .rows_affected();
+    );
+    let mut insert = sqlx::query(&statement)
+        .bind(org.0)
+        .bind(priority.as_i16())
+        .bind(&mentors);
+    if let Some(versions) = &versions {
+        insert = insert.bind(versions);
+    }
+    let inserted = insert.execute(pool).await.map_err(db_err)?.rows_affected();
     Ok(inserted)
 }
 

@@ -316,29 +316,35 @@ async fn reschedule(
 /// Linked mentors: only they have a remote record to push to.
 const LINKED: &str = "(m.dynamics_contact_id IS NOT NULL OR m.dynamics_key IS NOT NULL)";
 
+/// A mentor to queue, and the version it must still have (reconciliation's divergent mentors).
+type QueuedMentor = (Uuid, Option<i64>);
+
 pub(crate) async fn queue_sync(
     db: &Db,
     org: OrgId,
     selection: SyncSelection,
     priority: SyncPriority,
 ) -> StoreResult<u64> {
-    // `mentors`: only these ids; `None`: the organisation's mentors the filter selects.
-    let (filter, mentors): (String, Option<Vec<Uuid>>) = match selection {
-        SyncSelection::Mentor(mentor) => ("TRUE".to_owned(), Some(vec![mentor.0])),
+    // `mentors`: only these ids, each with the version it must still have (?5) if any; `None`:
+    // the organisation's mentors the filter selects.
+    let (filter, mentors): (String, Option<Vec<QueuedMentor>>) = match selection {
+        SyncSelection::Mentor(mentor) => ("TRUE".to_owned(), Some(vec![(mentor.0, None)])),
         SyncSelection::AllLinked => (LINKED.to_owned(), None),
         SyncSelection::Behind => (
             format!(
                 "{LINKED} AND NOT EXISTS (SELECT 1 FROM mentor_sync s WHERE s.mentor_id = m.id \
-                   AND (s.pushed_version >= m.version OR s.failure IN ('dead', 'not_found')))"
+                   AND (s.pushed_version >= m.version OR s.failure IN ('dead', 'not_found'))) \
+                 AND NOT EXISTS (SELECT 1 FROM sync_outbox p \
+                   WHERE p.mentor_id = m.id AND p.state = 'pending')"
             ),
             None,
         ),
-        SyncSelection::Divergent(ids) => (
+        SyncSelection::Divergent(seen) => (
             format!(
-                "{LINKED} AND NOT EXISTS (SELECT 1 FROM sync_outbox p \
+                "{LINKED} AND m.version = ?5 AND NOT EXISTS (SELECT 1 FROM sync_outbox p \
                    WHERE p.mentor_id = m.id AND p.state = 'pending')"
             ),
-            Some(ids.into_iter().map(|m| m.0).collect()),
+            Some(seen.into_iter().map(|(m, v)| (m.0, Some(v))).collect()),
         ),
     };
     // A row hidden by a running lease does not count as waiting: the push under way may predate
@@ -371,14 +377,18 @@ pub(crate) async fn queue_sync(
         }
         Some(mut ids) => {
             ids.sort_unstable();
-            ids.dedup();
+            ids.dedup_by_key(|(id, _)| *id);
             let statement = insert("AND m.id = ?4");
-            for id in ids {
-                queued += sqlx::query(&statement)
+            for (id, version) in ids {
+                let mut query = sqlx::query(&statement)
                     .bind(org.0)
                     .bind(priority.as_i16())
                     .bind(now)
-                    .bind(id)
+                    .bind(id);
+                if let Some(version) = version {
+                    query = query.bind(version);
+                }
+                queued += query
                     .execute(&mut *tx)
                     .await
                     .map_err(db_err)?

@@ -120,10 +120,13 @@ pub enum SyncSelection {
     Mentor(MentorId),
     /// Every linked mentor (org-wide force sync, break-glass).
     AllLinked,
-    /// Linked mentors whose pushed version is behind their version and that are not dead (nightly).
+    /// Linked mentors whose pushed version is behind their version, that are not dead and have no
+    /// pending row (nightly). A pending row, even one a running push has hidden, means the relay
+    /// pushes the current state anyway: queueing again would write it twice.
     Behind,
-    /// These mentors (reconciliation found them divergent); those with pending rows are skipped.
-    Divergent(Vec<MentorId>),
+    /// These mentors at these versions (reconciliation found them divergent); a mentor with pending
+    /// rows, or changed since (its push may have landed after the remote read), is skipped.
+    Divergent(Vec<(MentorId, i64)>),
 }
 
 /// A linked mentor's desired state, for reconciliation.

@@ -30,6 +30,12 @@ impl TestDatabase {
     pub async fn create() -> TestDatabase {
         let admin_url =
             std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
+        Self::create_on(admin_url).await
+    }
+
+    /// Create an empty database with a unique name on the server of `admin_url` (e.g. a
+    /// [`PrivateCluster`]'s).
+    pub async fn create_on(admin_url: String) -> TestDatabase {
         let name = format!("mentor_status_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
             panic!(

@@ -41,7 +41,8 @@ pub struct World {
     /// The integration's client secret as the configuration (environment) holds it.
     secret: Mutex<String>,
     log: PathBuf,
-    base: String,
+    /// Where API calls go: `serve`'s address (or a fleet instance's).
+    base: Mutex<String>,
 }
 
 /// The operations webhook's receiver: keeps every POSTed JSON body in arrival order, answers 204.
@@ -102,6 +103,11 @@ impl World {
             Backend::Postgres => Setup::new().await,
             Backend::Sqlite => Setup::sqlite(),
         };
+        World::with_setup(setup).await
+    }
+
+    /// The same on a given setup (e.g. a database on a private PostgreSQL cluster).
+    pub async fn with_setup(setup: Setup) -> World {
         let sim = Simulator::start(SimConfig::default())
             .await
             .expect("start the Dataverse simulator");
@@ -135,7 +141,7 @@ impl World {
             server: Mutex::new(None),
             secret: Mutex::new(SimConfig::default().client_secret),
             log,
-            base: String::new(),
+            base: Mutex::new(String::new()),
         };
         world.run(&["migrate"]).success();
         world
@@ -210,6 +216,32 @@ impl World {
         contact
     }
 
+    /// Registers many mentors in one import, each linked to a new unlisted contact of the
+    /// simulator: `(full name, email, last valid day of the certification)`. The contacts' ids, in
+    /// order.
+    pub fn import_mentors(&self, mentors: &[(String, String, chrono::NaiveDate)]) -> Vec<Uuid> {
+        let mut csv = String::from(
+            "full_name,email,dynamics_contact_id,certification_issued_on,certification_expires_on\n",
+        );
+        let contacts: Vec<Uuid> = mentors.iter().map(|_| Uuid::new_v4()).collect();
+        for ((full_name, email, expires_on), contact) in mentors.iter().zip(&contacts) {
+            self.sim.insert_contact(
+                *contact,
+                json!({"contactid": contact.to_string(), VISIBILITY_FIELD: false})
+                    .as_object()
+                    .cloned()
+                    .expect("an object"),
+            );
+            csv.push_str(&format!(
+                "{full_name},{email},{contact},2025-01-01,{expires_on}\n"
+            ));
+        }
+        let file = self.setup.write("mentors.csv", &csv);
+        self.run(&["import", "mentors", &file, "--org", ORG])
+            .success();
+        contacts
+    }
+
     /// A login; `mentor` links a mentor's login to the mentor it speaks for.
     pub fn add_user(&self, email: &str, role: &str, mentor: Option<&str>) {
         let mut args = vec![
@@ -234,7 +266,7 @@ impl World {
     /// waits until it answers ready.
     pub async fn serve(&mut self) {
         let port = free_port();
-        self.base = format!("http://127.0.0.1:{port}");
+        self.set_base(format!("http://127.0.0.1:{port}"));
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -249,11 +281,20 @@ impl World {
                 .spawn()
                 .expect("start mentor-status serve"),
         ));
-        let url = format!("{}/readyz", self.base);
+        let url = format!("{}/readyz", self.base());
         self.eventually("serve answers /readyz", || async {
             matches!(self.client.get(&url).send().await, Ok(r) if r.status() == StatusCode::OK)
         })
         .await;
+    }
+
+    /// Where API calls go.
+    pub fn base(&self) -> String {
+        self.base.lock().expect("the base lock").clone()
+    }
+
+    pub fn set_base(&self, base: String) {
+        *self.base.lock().expect("the base lock") = base;
     }
 
     /// What the server wrote to standard error so far.
@@ -303,7 +344,7 @@ impl World {
     ) -> (StatusCode, Value) {
         let mut request = self
             .client
-            .request(method, format!("{}{path}", self.base))
+            .request(method, format!("{}{path}", self.base()))
             .bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
@@ -387,7 +428,7 @@ impl World {
     }
 
     async fn queue_empty(&self, gauge: &str) {
-        let url = format!("{}/metrics", self.base);
+        let url = format!("{}/metrics", self.base());
         let empty = format!("{gauge} 0");
         self.eventually(&empty, || async {
             let Ok(reply) = self.client.get(&url).send().await else {

@@ -26,6 +26,14 @@ impl Setup {
         }
     }
 
+    /// PostgreSQL database `db` (e.g. on a private cluster the test restarts).
+    pub fn on(db: TestDatabase) -> Setup {
+        Setup {
+            db: Some(db),
+            dir: tempfile::tempdir().expect("create a temporary directory"),
+        }
+    }
+
     /// Nothing configured: the default SQLite database, `./data/mentor-status.db` in the (empty)
     /// working directory.
     pub fn sqlite() -> Setup {

@@ -142,7 +142,7 @@ impl<S: Store> Engine<S> {
             ..ReconcileCounts::default()
         };
         let mut findings = Vec::new();
-        let mut divergent: Vec<MentorId> = Vec::new();
+        let mut divergent: Vec<(MentorId, i64)> = Vec::new();
         for target in &targets {
             let key = Mapping::lookup_key(&target.link);
             let Some(record) = remote.get(&key) else {
@@ -159,7 +159,7 @@ impl<S: Store> Engine<S> {
             let differences = mapping.differences(record, &desired);
             if !differences.is_empty() {
                 counts.drift += 1;
-                divergent.push(target.mentor);
+                divergent.push((target.mentor, target.version));
                 let shown: Vec<String> = differences
                     .iter()
                     .map(|(field, remote)| format!("{field}={remote} (want {})", desired[field]))

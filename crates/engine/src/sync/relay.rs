@@ -96,7 +96,7 @@ impl<S: Store> Relay<S> {
             }
         };
         let mut paused_on_credentials = false;
-        tracing::info!(%org, "listing sync relay started");
+        tracing::info!(%org, owner = %self.owner, "listing sync relay started");
         while !cancel.is_cancelled() {
             if paused_on_credentials {
                 if !sleep_or_cancel(self.config.credential_check_interval, &cancel).await {

@@ -743,6 +743,11 @@ pub async fn queue_sync_selects_mentors_by_selection<S: Store>(store: S) {
     let owner = Uuid::new_v4();
     let claimed = claim(&store, o, owner, 100).await;
     assert_eq!(mentors_of(&claimed), vec![contact]);
+    assert_eq!(
+        queue(SyncSelection::Behind, SyncPriority::Normal).await,
+        0,
+        "the push under way (its row hidden by the lease) covers it"
+    );
     store
         .record_sync_results(
             o,
@@ -761,14 +766,22 @@ pub async fn queue_sync_selects_mentors_by_selection<S: Store>(store: S) {
         .await
         .unwrap();
 
-    // Divergent: these linked mentors, unless something of theirs is pending.
+    // Divergent: these linked mentors at the versions the comparison saw, unless something of
+    // theirs is pending.
     assert_eq!(
         queue(SyncSelection::Mentor(contact), SyncPriority::Normal).await,
         1
     );
+    let at = |m: MentorId, version: i64| (m, version);
     assert_eq!(
         queue(
-            SyncSelection::Divergent(vec![keyed, plain, contact, foreign, MentorId::new()]),
+            SyncSelection::Divergent(vec![
+                at(keyed, 1),
+                at(plain, 1),
+                at(contact, 2),
+                at(foreign, 1),
+                at(MentorId::new(), 1)
+            ]),
             SyncPriority::Normal
         )
         .await,
@@ -776,7 +789,11 @@ pub async fn queue_sync_selects_mentors_by_selection<S: Store>(store: S) {
         "only Keyed: Plain is not linked, Contact is pending, Foreign is elsewhere"
     );
     assert_eq!(
-        queue(SyncSelection::Divergent(vec![keyed]), SyncPriority::Normal).await,
+        queue(
+            SyncSelection::Divergent(vec![at(keyed, 1)]),
+            SyncPriority::Normal
+        )
+        .await,
         0
     );
     assert_eq!(
@@ -789,6 +806,30 @@ pub async fn queue_sync_selects_mentors_by_selection<S: Store>(store: S) {
         ids.sort();
         ids
     });
+    store
+        .record_sync_results(o, owner, queued.iter().map(pushed).collect())
+        .await
+        .unwrap();
+    // A mentor changed (and pushed) since the comparison read it is not queued: the remote read
+    // may predate that push.
+    let keyed_version = queued.iter().find(|m| m.mentor == keyed).unwrap().version;
+    assert_eq!(
+        queue(
+            SyncSelection::Divergent(vec![at(keyed, keyed_version - 1)]),
+            SyncPriority::Normal
+        )
+        .await,
+        0,
+        "changed since"
+    );
+    assert_eq!(
+        queue(
+            SyncSelection::Divergent(vec![at(keyed, keyed_version)]),
+            SyncPriority::Normal
+        )
+        .await,
+        1
+    );
 }
 
 pub async fn sync_targets_are_the_linked_mentors_with_their_desired_state<S: Store>(store: S) {

@@ -1,0 +1,263 @@
+//! Several `serve` processes on one PostgreSQL database, each with the scheduler, relays and
+//! senders on, all reading "now" from one rehearsal clock file (`[clock] file`) that the test moves
+//! from night to night. Instances can be killed with SIGKILL and started again; every portal write
+//! the simulator applies is kept for counting.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use dataverse_sim::WriteEvent;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::harness::{ORG, VISIBILITY_FIELD, World};
+use crate::support::{Server, Setup, free_port};
+
+/// How long one simulated night (or a takeover) may take before the test fails.
+pub const NIGHT: Duration = Duration::from_secs(60);
+/// Relay leases: longer than the slowest answer the tests inject, short enough to wait out.
+pub const SYNC_LEASE_SECONDS: u64 = 10;
+
+struct Instance {
+    server: Server,
+    base: String,
+    log: PathBuf,
+}
+
+pub struct Fleet {
+    pub world: World,
+    instances: Vec<Option<Instance>>,
+    clock: PathBuf,
+    writes: Arc<Mutex<Vec<WriteEvent>>>,
+    started: usize,
+}
+
+impl Fleet {
+    /// A world on `setup` (PostgreSQL) with the clock at `now`; no instance runs yet.
+    pub async fn new(setup: Setup, now: DateTime<FixedOffset>) -> Fleet {
+        let world = World::with_setup(setup).await;
+        let clock = world.setup.dir.path().join("clock");
+        let writes = Arc::new(Mutex::new(Vec::new()));
+        let mut events = world.sim.writes();
+        let kept = writes.clone();
+        tokio::spawn(async move {
+            while let Ok(event) = events.recv().await {
+                kept.lock().expect("the writes lock").push(event);
+            }
+        });
+        let fleet = Fleet {
+            world,
+            instances: Vec::new(),
+            clock,
+            writes,
+            started: 0,
+        };
+        fleet.set_clock(now);
+        fleet
+    }
+
+    /// Moves every instance's "now" (written whole, then renamed into place).
+    pub fn set_clock(&self, now: DateTime<FixedOffset>) {
+        let next = self.clock.with_extension("next");
+        std::fs::write(&next, now.to_rfc3339()).expect("write the clock");
+        std::fs::rename(&next, &self.clock).expect("move the clock into place");
+    }
+
+    /// Starts `count` instances and waits until each answers ready.
+    pub async fn start(&mut self, count: usize) {
+        for _ in 0..count {
+            self.instances.push(None);
+            self.start_instance(self.instances.len() - 1).await;
+        }
+    }
+
+    /// Starts instance `index` (again), with a log of its own.
+    pub async fn start_instance(&mut self, index: usize) {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        self.started += 1;
+        let log = self
+            .world
+            .setup
+            .dir
+            .path()
+            .join(format!("serve-{index}-{}.log", self.started));
+        let child = self
+            .world
+            .command(&["serve"])
+            .env("MENTOR_STATUS__HTTP__BIND", format!("127.0.0.1:{port}"))
+            .env("MENTOR_STATUS__CLOCK__FILE", &self.clock)
+            .env("MENTOR_STATUS__SCHEDULER__TICK_SECONDS", "1")
+            .env("MENTOR_STATUS__DATABASE_MAX_CONNECTIONS", "4")
+            .env(
+                "MENTOR_STATUS__SYNC__LEASE_SECONDS",
+                SYNC_LEASE_SECONDS.to_string(),
+            )
+            .env("MENTOR_STATUS__SYNC__BACKOFF_INITIAL_SECONDS", "1")
+            .env("MENTOR_STATUS__SYNC__BACKOFF_MAX_SECONDS", "3")
+            .env("MENTOR_STATUS__DELIVERY__LEASE_SECONDS", "10")
+            .env("MENTOR_STATUS__DELIVERY__BACKOFF_INITIAL_SECONDS", "1")
+            .env("MENTOR_STATUS__DELIVERY__BACKOFF_MAX_SECONDS", "3")
+            .env("MENTOR_STATUS__SMTP__TIMEOUT_SECONDS", "5")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("create the instance's log"))
+            .spawn()
+            .expect("start mentor-status serve");
+        self.instances[index] = Some(Instance {
+            server: Server(child),
+            base: base.clone(),
+            log,
+        });
+        let url = format!("{base}/readyz");
+        self.eventually(&format!("instance {index} answers /readyz"), || async {
+            matches!(
+                self.world.client.get(&url).send().await,
+                Ok(r) if r.status() == reqwest::StatusCode::OK
+            )
+        })
+        .await;
+        self.world.set_base(self.base_of(index));
+    }
+
+    /// SIGKILL: no shutdown, no cleanup, leases left behind.
+    pub fn kill(&mut self, index: usize) {
+        let mut instance = self.instances[index].take().expect("the instance runs");
+        instance.server.0.kill().expect("kill the instance");
+        instance.server.0.wait().expect("reap the instance");
+        let live = self
+            .instances
+            .iter()
+            .flatten()
+            .next()
+            .expect("another instance runs");
+        self.world.set_base(live.base.clone());
+    }
+
+    pub fn base_of(&self, index: usize) -> String {
+        self.instances[index]
+            .as_ref()
+            .expect("the instance runs")
+            .base
+            .clone()
+    }
+
+    /// The running instance whose process id is `pid`.
+    pub fn index_of_pid(&self, pid: u32) -> usize {
+        self.instances
+            .iter()
+            .position(|i| i.as_ref().is_some_and(|i| i.server.0.id() == pid))
+            .unwrap_or_else(|| panic!("no running instance has process id {pid}"))
+    }
+
+    /// The running instance whose log names `text` (e.g. a relay's lease owner).
+    pub fn index_logging(&self, text: &str) -> Option<usize> {
+        self.instances.iter().position(|i| {
+            i.as_ref().is_some_and(|i| {
+                std::fs::read_to_string(&i.log)
+                    .unwrap_or_default()
+                    .contains(text)
+            })
+        })
+    }
+
+    /// Every instance's log so far, each under a heading.
+    pub fn logs(&self) -> String {
+        let dir = self.world.setup.dir.path();
+        let mut logs: Vec<PathBuf> = std::fs::read_dir(dir)
+            .expect("the test directory")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "log"))
+            .collect();
+        logs.sort();
+        logs.iter()
+            .map(|p| {
+                format!(
+                    "--- {} ---\n{}",
+                    p.display(),
+                    std::fs::read_to_string(p).unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
+    /// Polls `check` every 50 ms until it holds; fails after [`NIGHT`], or at once when a running
+    /// instance died, with every log.
+    pub async fn eventually<F, Fut>(&self, what: &str, mut check: F) -> Duration
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let started = Instant::now();
+        loop {
+            if check().await {
+                return started.elapsed();
+            }
+            for instance in self.instances.iter().flatten() {
+                assert!(
+                    std::fs::metadata(format!("/proc/{}", instance.server.0.id())).is_ok(),
+                    "an instance died unasked:\n{}",
+                    self.logs()
+                );
+            }
+            assert!(
+                started.elapsed() < NIGHT,
+                "not within {NIGHT:?}: {what}\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Every portal write applied so far, in order.
+    pub fn writes(&self) -> Vec<WriteEvent> {
+        self.writes.lock().expect("the writes lock").clone()
+    }
+
+    /// The visibility values written to each contact, in order.
+    pub fn visibility_writes(&self) -> std::collections::HashMap<Uuid, Vec<Value>> {
+        let mut by_contact: std::collections::HashMap<Uuid, Vec<Value>> = Default::default();
+        for write in self.writes() {
+            by_contact.entry(write.contact_id).or_default().push(
+                write
+                    .fields
+                    .get(VISIBILITY_FIELD)
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            );
+        }
+        by_contact
+    }
+
+    /// A SQL count on the fleet's database.
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.world.setup.scalar(sql).await
+    }
+
+    /// Waits until the night of `day` is done everywhere: both scheduled jobs completed for it,
+    /// every email and portal change delivered, every alert event posted.
+    pub async fn night_done(&self, day: NaiveDate) -> Duration {
+        let claims = format!(
+            "SELECT count(*) FROM scheduled_claims c JOIN organisations o ON o.id = c.org_id \
+             WHERE o.slug = '{ORG}' AND c.business_date = '{day}' AND c.completed_at IS NOT NULL"
+        );
+        self.eventually(&format!("the night of {day} is done"), || async {
+            self.count(&claims).await == 2 && self.queues_empty().await
+        })
+        .await
+    }
+
+    /// Nothing waits in any outbox.
+    pub async fn queues_empty(&self) -> bool {
+        self.count(
+            "SELECT (SELECT count(*) FROM email_outbox WHERE state = 'pending') \
+                  + (SELECT count(*) FROM sync_outbox WHERE state = 'pending') \
+                  + (SELECT count(*) FROM webhook_outbox WHERE state = 'pending')",
+        )
+        .await
+            == 0
+    }
+}
