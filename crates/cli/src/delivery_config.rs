@@ -67,9 +67,13 @@ pub struct AlertsSection {
     /// An open alert is told again this many hours after its last notice.
     #[serde(default = "default_remind_hours")]
     pub remind_hours: u32,
-    /// Seconds between looks for alert events to deliver.
+    /// Seconds between looks for alert events to deliver (and at the backlogs).
     #[serde(default = "default_alert_tick_seconds")]
     pub tick_seconds: u64,
+    /// Changes waiting this long for the public listing, or emails for the SMTP server, open a
+    /// backlog alert; fractions allowed (at least a second).
+    #[serde(default = "default_backlog_minutes")]
+    pub backlog_minutes: f64,
 }
 
 impl Default for AlertsSection {
@@ -80,6 +84,7 @@ impl Default for AlertsSection {
             locale: Locale::default(),
             remind_hours: default_remind_hours(),
             tick_seconds: default_alert_tick_seconds(),
+            backlog_minutes: default_backlog_minutes(),
         }
     }
 }
@@ -124,6 +129,7 @@ pub struct DeliveryPlan {
     pub alert_email: Option<(Email, Locale)>,
     pub remind_after: chrono::Duration,
     pub alert_tick: Duration,
+    pub backlog_limit: Duration,
     pub sender: SenderConfig,
 }
 
@@ -184,6 +190,13 @@ pub fn delivery_plan(
             alerts.locale,
         )),
     };
+    let backlog_seconds = alerts.backlog_minutes * 60.0;
+    if !(1.0..=7.0 * 86_400.0).contains(&backlog_seconds) {
+        return Err(CliError::usage(
+            "alerts.backlog_minutes must be from 0.0167 (one second) to 10080 (a week)",
+        ));
+    }
+    let backlog_limit = Duration::from_secs_f64(backlog_seconds);
     if alerts.remind_hours == 0 || alerts.tick_seconds == 0 {
         return Err(CliError::usage(
             "alerts.remind_hours and alerts.tick_seconds must be at least 1",
@@ -200,6 +213,7 @@ pub fn delivery_plan(
         alert_email,
         remind_after: chrono::Duration::hours(i64::from(alerts.remind_hours)),
         alert_tick: Duration::from_secs(alerts.tick_seconds),
+        backlog_limit,
         sender: SenderConfig {
             batch_size: delivery.batch_size,
             lease: Duration::from_secs(delivery.lease_seconds),
@@ -225,6 +239,10 @@ fn default_timeout_seconds() -> u64 {
 
 fn default_remind_hours() -> u32 {
     24
+}
+
+fn default_backlog_minutes() -> f64 {
+    15.0
 }
 
 fn default_alert_tick_seconds() -> u64 {

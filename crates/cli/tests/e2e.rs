@@ -13,14 +13,20 @@ mod certification_journey;
 mod credentials_journey;
 #[path = "e2e/drift_journey.rs"]
 mod drift_journey;
+#[path = "e2e/faults.rs"]
+mod faults;
 #[path = "e2e/fleet.rs"]
 mod fleet;
 #[path = "e2e/harness.rs"]
 mod harness;
+#[path = "e2e/model.rs"]
+mod model;
 #[path = "e2e/month.rs"]
 mod month;
 #[path = "e2e/pause_journey.rs"]
 mod pause_journey;
+#[path = "e2e/population.rs"]
+mod population;
 
 use harness::Backend;
 
@@ -70,4 +76,16 @@ async fn sqlite_rotated_credentials_alert_once_queue_changes_and_resolve_with_th
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_three_instances_walk_a_month_and_every_effect_happens_once() {
     month::run().await;
+}
+
+/// PostgreSQL (a private cluster) restarted in the middle of a nightly run and of portal pushes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restarted_mid_run_and_mid_push_loses_and_doubles_nothing() {
+    faults::database_restarts().await;
+}
+
+/// The SMTP server and the portal down for two minutes: alerts open, everything goes out once after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_smtp_and_portal_down_for_minutes_deliver_everything_once_after() {
+    faults::smtp_and_portal_outage().await;
 }

@@ -2,6 +2,7 @@
 //! rules for a decision, and hand the store one unit of work. No SQL and no HTTP here.
 
 mod admin;
+mod backlog;
 mod backoff;
 pub mod delivery;
 mod error;

@@ -84,14 +84,16 @@ pub(crate) fn actor_columns(actor: Actor) -> (&'static str, Option<Uuid>) {
 }
 
 /// Queue a push of `mentor` at the `version` the write produced; the relay pushes whatever is
-/// current. The caller commits with `Db::commit_queued`, which wakes the relays.
+/// current. The caller commits with `Db::commit_queued`, which wakes the relays. Outbox times are
+/// the system clock's (as PostgreSQL's are its own), never the caller's: leases and due times are
+/// judged by it, and a rehearsal clock must not hide rows in the future.
 pub(crate) async fn enqueue_sync(
     conn: &mut SqliteConnection,
     org: OrgId,
     mentor: MentorId,
     version: i64,
-    at: DateTime<Utc>,
 ) -> StoreResult<()> {
+    let now = Ts::now();
     sqlx::query(
         "INSERT INTO sync_outbox (org_id, mentor_id, mentor_version, available_at, created_at) \
          VALUES (?, ?, ?, ?, ?)",
@@ -99,8 +101,8 @@ pub(crate) async fn enqueue_sync(
     .bind(org.0)
     .bind(mentor.0)
     .bind(version)
-    .bind(Ts(at))
-    .bind(Ts(at))
+    .bind(now)
+    .bind(now)
     .execute(conn)
     .await
     .map_err(db_err)?;

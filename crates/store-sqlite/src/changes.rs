@@ -92,7 +92,7 @@ async fn apply(conn: &mut SqliteConnection, change: MentorChange) -> StoreResult
         insert_history(conn, change.org, &entry, change.at).await?;
     }
     // Every new version is queued, so "pushed version behind" always means "something to push".
-    enqueue_sync(conn, change.org, change.mentor, version, change.at).await?;
+    enqueue_sync(conn, change.org, change.mentor, version).await?;
     for notification in &change.notifications {
         insert_notification(
             conn,

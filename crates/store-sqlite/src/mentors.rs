@@ -82,7 +82,7 @@ pub(crate) async fn create_mentors(
             certification_expires_on: None,
         };
         insert_history(&mut tx, org, &registration, at).await?;
-        enqueue_sync(&mut tx, org, mentor.id, 1, at).await?;
+        enqueue_sync(&mut tx, org, mentor.id, 1).await?;
     }
     db.commit_queued(tx).await?;
     Ok(mentors.into_iter().map(|m| m.id).collect())
@@ -253,7 +253,7 @@ pub(crate) async fn update_mentor(
         .await
         .map_err(db_err)?;
     let version = version.ok_or(StoreError::not_found("mentor"))?;
-    enqueue_sync(&mut tx, org, id, version, at).await?;
+    enqueue_sync(&mut tx, org, id, version).await?;
     db.commit_queued(tx).await
 }
 

@@ -170,6 +170,12 @@ async fn start_delivery<S: Store>(
         .map_err(|e| CliError::failed(format!("cannot set up the alert webhook client: {e}")))?;
         tasks.push(tokio::spawn(sender.run(cancel.clone())));
     }
+    // Backlog alerts show on the dashboard and the API even without an alert channel.
+    tasks.push(tokio::spawn(engine.clone().run_backlog_watch(
+        plan.backlog_limit,
+        plan.alert_tick,
+        cancel.clone(),
+    )));
     if plan.webhook_url.is_some() || plan.alert_email.is_some() {
         let queue = AlertQueue::new(
             engine.clone(),

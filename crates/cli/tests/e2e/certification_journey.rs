@@ -125,16 +125,7 @@ pub async fn run(backend: Backend) {
     world.until_listed(ola, true).await;
 
     let mentor_id = world.mentor_id(MENTOR, &coordinator).await;
-    let (status, settings) = world
-        .api(
-            Method::PUT,
-            "/api/v1/org/settings",
-            &admin,
-            Some(json!({"email_enabled": true, "locale": "en"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{settings}");
-    assert_eq!(settings["email_enabled"], true, "{settings}");
+    world.enable_email(&admin).await;
 
     // 1. The 30-, 14- and 7-day reminders on their dates, once each; nothing on the days between.
     let mut expected_ledger = Vec::new();

@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use dataverse_sim::WriteEvent;
 use serde_json::Value;
+use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 use crate::harness::{ORG, VISIBILITY_FIELD, World};
+use crate::model::{Model, oslo};
 use crate::support::{Server, Setup, free_port};
 
 /// How long one simulated night (or a takeover) may take before the test fails.
@@ -33,6 +35,8 @@ pub struct Fleet {
     clock: PathBuf,
     writes: Arc<Mutex<Vec<WriteEvent>>>,
     started: usize,
+    /// Configuration for instances started from now on, beside the fleet's own.
+    env: Vec<(String, String)>,
 }
 
 impl Fleet {
@@ -54,6 +58,7 @@ impl Fleet {
             clock,
             writes,
             started: 0,
+            env: Vec::new(),
         };
         fleet.set_clock(now);
         fleet
@@ -64,6 +69,11 @@ impl Fleet {
         let next = self.clock.with_extension("next");
         std::fs::write(&next, now.to_rfc3339()).expect("write the clock");
         std::fs::rename(&next, &self.clock).expect("move the clock into place");
+    }
+
+    /// Sets a configuration variable for the instances started from now on.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.push((key.to_owned(), value.to_owned()));
     }
 
     /// Starts `count` instances and waits until each answers ready.
@@ -102,6 +112,7 @@ impl Fleet {
             .env("MENTOR_STATUS__DELIVERY__BACKOFF_INITIAL_SECONDS", "1")
             .env("MENTOR_STATUS__DELIVERY__BACKOFF_MAX_SECONDS", "3")
             .env("MENTOR_STATUS__SMTP__TIMEOUT_SECONDS", "5")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("create the instance's log"))
             .spawn()
@@ -259,5 +270,102 @@ impl Fleet {
         )
         .await
             == 0
+    }
+}
+
+/// A test transaction holding `cert_expiry_reminders` against inserts: a run that reaches its
+/// reminders step waits there.
+pub struct HeldRun(PgConnection);
+
+impl HeldRun {
+    /// Lets the run go on (when its connection still exists).
+    pub async fn release(mut self) {
+        sqlx::query("ROLLBACK")
+            .execute(&mut self.0)
+            .await
+            .expect("release the held run");
+    }
+}
+
+impl Fleet {
+    /// Starts the night of `day` (05:30) with its expiry run held in the reminders step, and
+    /// returns once the run's lapses have committed, it waits on the lock, and every email it
+    /// queued has been sent (so none is in flight wherever a fault strikes next).
+    pub async fn hold_expiry_in_reminders(&self, day: NaiveDate, model: &Model) -> HeldRun {
+        let url = self
+            .world
+            .setup
+            .db
+            .as_ref()
+            .expect("a PostgreSQL setup")
+            .url();
+        let mut blocker = PgConnection::connect(url).await.expect("connect");
+        sqlx::query("BEGIN")
+            .execute(&mut blocker)
+            .await
+            .expect("begin");
+        sqlx::query("LOCK TABLE cert_expiry_reminders IN SHARE MODE")
+            .execute(&mut blocker)
+            .await
+            .expect("lock");
+        let start = oslo(day, "05:30");
+        self.set_clock(start);
+        let lapses = model.lapsed[&day].len() as i64;
+        assert!(
+            lapses > 0 && model.sent[&day] > 0,
+            "{day} must lapse and remind"
+        );
+        let lapsed_today = format!(
+            "SELECT count(*) FROM status_history WHERE to_status = 'certification_expired' \
+             AND occurred_at >= '{}'",
+            start.to_rfc3339()
+        );
+        self.eventually("the run's lapses committed, its reminders held", || async {
+            self.count(&lapsed_today).await == lapses
+                && self
+                    .count(
+                        "SELECT count(*) FROM pg_stat_activity \
+                         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    )
+                    .await
+                    > 0
+        })
+        .await;
+        self.eventually("the lapse emails sent", || async {
+            self.count("SELECT count(*) FROM email_outbox WHERE state = 'pending'")
+                .await
+                == 0
+        })
+        .await;
+        HeldRun(blocker)
+    }
+
+    /// The instance running the expiry job of `day` (the run log names its process).
+    pub async fn running_expiry_instance(&self, day: NaiveDate) -> usize {
+        let running = self
+            .world
+            .setup
+            .lines(&format!(
+                "SELECT instance FROM job_runs WHERE job = 'expiry' AND business_date = '{day}' \
+                 AND outcome = 'running'"
+            ))
+            .await;
+        let pid: u32 = running
+            .first()
+            .and_then(|instance| instance.rsplit(':').next())
+            .and_then(|pid| pid.parse().ok())
+            .unwrap_or_else(|| panic!("one running run naming its process: {running:?}"));
+        self.index_of_pid(pid)
+    }
+
+    /// The run log of `job` on `day`: `outcome: error`, oldest first.
+    pub async fn run_log(&self, job: &str, day: NaiveDate) -> Vec<String> {
+        self.world
+            .setup
+            .lines(&format!(
+                "SELECT outcome || ': ' || coalesce(error, '') FROM job_runs \
+                 WHERE job = '{job}' AND business_date = '{day}' ORDER BY started_at"
+            ))
+            .await
     }
 }

@@ -360,6 +360,20 @@ impl World {
         (status, body)
     }
 
+    /// As the admin `admin_token`: email on for the organisation, in English.
+    pub async fn enable_email(&self, admin_token: &str) {
+        let (status, settings) = self
+            .api(
+                Method::PUT,
+                "/api/v1/org/settings",
+                admin_token,
+                Some(json!({"email_enabled": true, "locale": "en"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{settings}");
+        assert_eq!(settings["email_enabled"], true, "{settings}");
+    }
+
     /// GET that must answer 200; its body.
     pub async fn get(&self, path: &str, token: &str) -> Value {
         let (status, body) = self.api(Method::GET, path, token, None).await;

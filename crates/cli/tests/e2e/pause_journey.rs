@@ -45,16 +45,7 @@ pub async fn run(backend: Backend) {
     let mentor_id = world.mentor_id(MENTOR, &coordinator).await;
     world.add_user(MENTOR, "mentor", Some(&mentor_id));
     let mentor = world.token(MENTOR);
-    let (status, settings) = world
-        .api(
-            Method::PUT,
-            "/api/v1/org/settings",
-            &admin,
-            Some(json!({"email_enabled": true, "locale": "en"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{settings}");
-    assert_eq!(settings["email_enabled"], true, "{settings}");
+    world.enable_email(&admin).await;
 
     // 1. The mentor pauses themself until a date ten days ahead.
     let return_on = plus(Utc::now().date_naive(), 10);

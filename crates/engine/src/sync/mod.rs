@@ -3,6 +3,7 @@
 //! through the [`dataverse`] client.
 
 mod alerts;
+pub(crate) use alerts::SyncAlert;
 mod credentials;
 mod mapping;
 mod nightly;

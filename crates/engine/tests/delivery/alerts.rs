@@ -17,6 +17,19 @@ fn queue<B: TestBackend>(world: &World<B>, email: Option<(Email, Locale)>) -> Al
     )
 }
 
+fn webhook_to<B: TestBackend>(
+    world: &World<B>,
+    receiver: &WebhookReceiver,
+) -> WebhookSender<B::Store> {
+    WebhookSender::new(
+        world.engine.clone(),
+        receiver.url.clone(),
+        Duration::from_secs(5),
+        quick_retries(),
+    )
+    .unwrap()
+}
+
 async fn open_credentials_alert<B: TestBackend>(world: &World<B>) {
     world
         .store
@@ -38,13 +51,7 @@ async fn alerts_reach_the_webhook_opened_reminded_and_resolved_once_each<B: Test
     let world = world::<B>().await;
     // The receiver fails the first post: retried, still delivered once.
     let receiver = WebhookReceiver::start(1).await;
-    let webhook = WebhookSender::new(
-        world.engine.clone(),
-        receiver.url.clone(),
-        Duration::from_secs(5),
-        quick_retries(),
-    )
-    .unwrap();
+    let webhook = webhook_to(&world, &receiver);
     let alerts = queue(&world, None);
     let deliver = || async {
         for _ in 0..50 {
@@ -144,7 +151,57 @@ async fn alerts_are_emailed_to_the_operations_address<B: TestBackend>() {
     assert_eq!(world.sink.messages().len(), 2, "{messages:#?}");
 }
 
+/// Emails waiting longer than the limit (the SMTP server does not take them) open one
+/// deployment-wide alert, told once; once they are sent it resolves, told once.
+async fn emails_backing_up_open_an_alert_that_resolves_when_they_flow<B: TestBackend>() {
+    let world = world::<B>().await;
+    let receiver = WebhookReceiver::start(0).await;
+    let webhook = webhook_to(&world, &receiver);
+    let alerts = queue(&world, None);
+    let told = || async {
+        alerts.queue_due().await.unwrap();
+        while webhook.pass().await.unwrap().claimed > 0 {}
+        receiver
+            .posts()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {}",
+                    p["event"].as_str().unwrap(),
+                    p["alert"]["kind"].as_str().unwrap()
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    world.mentor("Kari", "kari@hlf.no", "2026-06-05").await;
+    world.run_expiry().await;
+    assert!(world.store.delivery_status().await.unwrap().email.pending > 0);
+
+    // Younger than the limit: nothing.
+    world
+        .engine
+        .check_backlogs(Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert!(told().await.is_empty());
+    // Older: one alert, however often it is seen.
+    world.engine.check_backlogs(Duration::ZERO).await.unwrap();
+    world.engine.check_backlogs(Duration::ZERO).await.unwrap();
+    assert_eq!(told().await, ["opened email_backlog"]);
+    assert!(receiver.posts()[0]["org"].is_null(), "the whole deployment");
+
+    let sender = world.sender(quick_retries());
+    world.drain(&sender).await;
+    world.engine.check_backlogs(Duration::ZERO).await.unwrap();
+    world.engine.check_backlogs(Duration::ZERO).await.unwrap();
+    assert_eq!(
+        told().await,
+        ["opened email_backlog", "resolved email_backlog"]
+    );
+}
+
 testkit::on_both_backends!(
+    emails_backing_up_open_an_alert_that_resolves_when_they_flow,
     alerts_reach_the_webhook_opened_reminded_and_resolved_once_each,
     alerts_are_emailed_to_the_operations_address,
 );

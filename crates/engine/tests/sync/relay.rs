@@ -216,7 +216,46 @@ async fn a_push_taken_over_from_a_dead_relay_is_not_written_twice<B: TestBackend
     assert_eq!(w.mentor_sync_state(lost.0).await, "in_sync");
 }
 
+/// Changes waiting longer than the limit open the organisation's backlog alert once; it resolves
+/// when they have been pushed.
+async fn changes_backing_up_open_a_backlog_alert_that_resolves_when_pushed<B: TestBackend>() {
+    let w = world::<B>().await;
+    w.linked_mentors(3).await;
+    let open = "SELECT count(*) FROM alerts WHERE kind = 'sync_backlog' AND resolved_at IS NULL";
+    let all = "SELECT count(*) FROM alerts WHERE kind = 'sync_backlog'";
+    w.engine
+        .check_backlogs(std::time::Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(w.scalar(all).await, 0, "younger than the limit");
+    w.engine
+        .check_backlogs(std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    w.engine
+        .check_backlogs(std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!((w.scalar(open).await, w.scalar(all).await), (1, 1));
+    let summary = w
+        .store
+        .alerts(w.org.id, true, 10, None)
+        .await
+        .unwrap()
+        .items
+        .remove(0)
+        .summary;
+    assert!(summary.starts_with("3 change(s) wait"), "{summary}");
+    w.drain().await;
+    w.engine
+        .check_backlogs(std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!((w.scalar(open).await, w.scalar(all).await), (0, 1));
+}
+
 testkit::on_both_backends!(
+    changes_backing_up_open_a_backlog_alert_that_resolves_when_pushed,
     a_push_taken_over_from_a_dead_relay_is_not_written_twice,
     a_transition_reaches_dynamics_without_any_nightly_job,
     pause_then_resume_ends_visible_and_a_stale_row_never_regresses_it,

@@ -215,6 +215,20 @@ fn explain(m: Message, l: Locale, a: &Alert) -> Message {
             "The check after the nightly run found effects recorded more than once (reminders, \
              expiries or daily digests).",
         )),
+        "sync_backlog" => Some(pick(
+            l,
+            "Endringer har ventet lenger enn grensen på å nå den offentlige listen (Dynamics nede, \
+             struping eller en stanset relé); de sendes når Dynamics svarer igjen.",
+            "Changes have waited longer than the limit to reach the public listing (Dynamics down, \
+             throttling or a stalled relay); they go out when Dynamics answers again.",
+        )),
+        "email_backlog" => Some(pick(
+            l,
+            "E-poster har ventet lenger enn grensen på å bli sendt (SMTP-tjeneren svarer ikke eller \
+             avviser midlertidig); de sendes når den svarer igjen.",
+            "Emails have waited longer than the limit to be sent (the SMTP server does not answer \
+             or refuses for now); they go out when it answers again.",
+        )),
         "email_dead" => Some(pick(
             l,
             "En e-post kunne ikke leveres, og det blir ikke gjort flere forsøk.",
