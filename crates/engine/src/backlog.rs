@@ -1,7 +1,7 @@
-//! The backlog watch: an alert when changes wait too long for the public listing (per organisation)
-//! or emails wait too long for the SMTP server (the whole deployment), resolved once they flow
-//! again. Without it an outage of minutes or hours shows only in metrics; retries alone raise
-//! nothing until their budget (hours) is spent.
+//! The backlog watch: an alert per organisation when its changes wait too long for the public
+//! listing, or its emails for the SMTP server, resolved once they flow again. Without it an outage
+//! of minutes or hours shows only in metrics; retries alone raise nothing until their budget (hours)
+//! is spent.
 
 use std::time::Duration;
 
@@ -14,7 +14,6 @@ use crate::{Engine, EngineError};
 
 /// The alert kind for emails waiting longer than the limit.
 pub const EMAIL_BACKLOG_ALERT: &str = "email_backlog";
-const EMAIL_BACKLOG_KEY: &str = "email_backlog:deployment";
 
 impl<S: Store> Engine<S> {
     /// Check the backlogs every `interval` until `cancel` fires. Safe in every instance: an alert is
@@ -70,40 +69,40 @@ impl<S: Store> Engine<S> {
                 None => self.resolve_sync_alert(org, SyncAlert::Backlog).await?,
             }
         }
-        let email = self.store().delivery_status().await?.email;
-        match overdue(email.oldest_pending_at, self.clock().now()) {
-            Some(since) => {
-                let opened = self
-                    .store()
-                    .open_alert(NewAlert {
-                        org: None,
-                        kind: EMAIL_BACKLOG_ALERT.to_owned(),
-                        severity: Severity::Warning,
-                        dedupe_key: EMAIL_BACKLOG_KEY.to_owned(),
-                        summary: format!(
-                            "{} email(s) wait to be sent, the oldest since {}; the SMTP server \
-                             does not take them (see the email queue metrics and the log)",
-                            email.pending,
-                            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                        ),
-                        at: self.clock().now(),
-                    })
-                    .await?;
-                if opened.newly_opened {
-                    tracing::error!(
-                        pending = email.pending,
-                        "emails are backing up; alert opened"
-                    );
+        for org in self.store().orgs().await? {
+            let email = self.store().email_queue(org.id).await?;
+            let key = format!("{EMAIL_BACKLOG_ALERT}:{}", org.id);
+            match overdue(email.oldest_pending_at, self.clock().now()) {
+                Some(since) => {
+                    let opened = self
+                        .store()
+                        .open_alert(NewAlert {
+                            org: Some(org.id),
+                            kind: EMAIL_BACKLOG_ALERT.to_owned(),
+                            severity: Severity::Warning,
+                            dedupe_key: key,
+                            summary: format!(
+                                "{} email(s) wait to be sent, the oldest since {}; the SMTP server \
+                                 does not take them (see the email queue metrics and the log)",
+                                email.pending,
+                                since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                            ),
+                            at: self.clock().now(),
+                        })
+                        .await?;
+                    if opened.newly_opened {
+                        tracing::error!(org = %org.slug, pending = email.pending, "emails are backing up; alert opened");
+                    }
                 }
-            }
-            None => {
-                if self
-                    .store()
-                    .resolve_alert(EMAIL_BACKLOG_KEY, self.clock().now())
-                    .await?
-                    .is_some()
-                {
-                    tracing::info!("emails flow again; alert resolved");
+                None => {
+                    if self
+                        .store()
+                        .resolve_alert(&key, self.clock().now())
+                        .await?
+                        .is_some()
+                    {
+                        tracing::info!(org = %org.slug, "emails flow again; alert resolved");
+                    }
                 }
             }
         }

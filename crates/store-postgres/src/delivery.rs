@@ -562,3 +562,28 @@ pub(crate) async fn delivery_status(pool: &PgPool) -> StoreResult<DeliveryStatus
 fn micros(duration: Duration) -> i64 {
     i64::try_from(duration.min(LONGEST).as_micros()).unwrap_or(i64::MAX)
 }
+
+#[derive(sqlx::FromRow)]
+struct QueueRow {
+    pending: i64,
+    dead: i64,
+    oldest: Option<DateTime<Utc>>,
+}
+
+pub(crate) async fn email_queue(pool: &PgPool, org: OrgId) -> StoreResult<OutboxDepth> {
+    let row: QueueRow = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE state = 'pending') AS pending, \
+                count(*) FILTER (WHERE state = 'dead') AS dead, \
+                min(created_at) FILTER (WHERE state = 'pending') AS oldest \
+         FROM email_outbox WHERE org_id = $1 AND state IN ('pending', 'dead')",
+    )
+    .bind(org.0)
+    .fetch_one(pool)
+    .await
+    .map_err(db_err)?;
+    Ok(OutboxDepth {
+        pending: row.pending.unsigned_abs(),
+        dead: row.dead.unsigned_abs(),
+        oldest_pending_at: row.oldest,
+    })
+}

@@ -497,3 +497,28 @@ pub(crate) async fn delivery_status(db: &Db) -> StoreResult<DeliveryStatus> {
         },
     })
 }
+
+#[derive(sqlx::FromRow)]
+struct QueueRow {
+    pending: i64,
+    dead: i64,
+    oldest: Option<DateTime<Utc>>,
+}
+
+pub(crate) async fn email_queue(db: &Db, org: OrgId) -> StoreResult<OutboxDepth> {
+    let row: QueueRow = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE state = 'pending') AS pending, \
+                count(*) FILTER (WHERE state = 'dead') AS dead, \
+                min(created_at) FILTER (WHERE state = 'pending') AS oldest \
+         FROM email_outbox WHERE org_id = ?1 AND state IN ('pending', 'dead')",
+    )
+    .bind(org.0)
+    .fetch_one(&db.read)
+    .await
+    .map_err(db_err)?;
+    Ok(OutboxDepth {
+        pending: row.pending.unsigned_abs(),
+        dead: row.dead.unsigned_abs(),
+        oldest_pending_at: row.oldest,
+    })
+}

@@ -32,10 +32,10 @@ use store::{
     CredentialCheck, DeadLetter, DeliveryClaim, DeliveryResult, DeliveryStatus, EmailJob,
     ExpiryWorklist, Finding, FinishedRun, HistoryRecord, IdempotencyBegin, MentorChange,
     MentorCursor, MentorFacts, MentorFilter, MentorPatch, MentorRecord, NewAlert, NewMentor,
-    NewOrg, NewRun, NewUser, Notification, Org, OrgSettings, Page, ReminderClaim, ReminderRecord,
-    ResumeNoticeClaim, RunFinish, RunId, RunRecord, SchemaStatus, Store, StoreError, StoreResult,
-    StoredResponse, SyncClaim, SyncPriority, SyncRecorded, SyncResult, SyncSelection,
-    SyncStatusRecord, SyncTarget, SyncWakeups, User, WebhookJob,
+    NewOrg, NewRun, NewUser, Notification, Org, OrgSettings, OutboxDepth, Page, ReminderClaim,
+    ReminderRecord, ResumeNoticeClaim, RunFinish, RunId, RunRecord, SchemaStatus, Store,
+    StoreError, StoreResult, StoredResponse, SyncClaim, SyncPriority, SyncRecorded, SyncResult,
+    SyncSelection, SyncStatusRecord, SyncTarget, SyncWakeups, User, WebhookJob,
 };
 use store::{LoginFailure, LoginFailureCounts, NewSession, SessionRecord, TokenHash};
 use uuid::Uuid;
@@ -510,5 +510,9 @@ impl Store for SqliteStore {
 
     async fn delivery_status(&self) -> StoreResult<DeliveryStatus> {
         delivery::delivery_status(&self.db).await
+    }
+
+    async fn email_queue(&self, org: OrgId) -> StoreResult<OutboxDepth> {
+        delivery::email_queue(&self.db, org).await
     }
 }

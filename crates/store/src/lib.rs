@@ -403,6 +403,9 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<u64>> + Send;
     /// Both outboxes' depth.
     fn delivery_status(&self) -> impl Future<Output = StoreResult<DeliveryStatus>> + Send;
+    /// The organisation's emails: how many wait, how many are dead, and when the oldest waiting
+    /// one was queued.
+    fn email_queue(&self, org: OrgId) -> impl Future<Output = StoreResult<OutboxDepth>> + Send;
 
     // --- dashboard sessions ---
     //

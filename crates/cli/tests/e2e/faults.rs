@@ -146,10 +146,22 @@ pub async fn smtp_and_portal_outage() {
     assert!(fleet.count(&pending("email_outbox")).await > 0);
     assert!(fleet.count(&pending("sync_outbox")).await > 0);
     let events = fleet.world.hooks.events();
+    let open = fleet
+        .world
+        .get("/api/v1/alerts?open=true", &people.coordinator)
+        .await;
     for kind in ["sync_backlog", "email_backlog"] {
         assert!(
             events.contains(&("opened".to_owned(), kind.to_owned())),
             "{kind} posted: {events:?}"
+        );
+        assert!(
+            open["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .any(|a| a["kind"] == kind),
+            "{kind} shown to the coordinators: {open}"
         );
     }
     let ready: Value = fleet

@@ -900,4 +900,18 @@ pub async fn delivery_status_counts_pending_and_dead_and_the_oldest_pending<S: S
         },
         "a retried email still waits; dead ones are counted apart"
     );
+    // The organisation's own queue: its emails only (not the alert's), another organisation none.
+    assert_eq!(
+        store.email_queue(o).await.unwrap(),
+        OutboxDepth {
+            pending: 1,
+            dead: 1,
+            oldest_pending_at: Some(at("09:00")),
+        }
+    );
+    let other = org(&store, "annen").await.id;
+    assert_eq!(
+        store.email_queue(other).await.unwrap(),
+        OutboxDepth::default()
+    );
 }
