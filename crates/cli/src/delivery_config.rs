@@ -197,10 +197,13 @@ pub fn delivery_plan(
         ));
     }
     let backlog_limit = Duration::from_secs_f64(backlog_seconds);
-    if alerts.remind_hours == 0 || alerts.tick_seconds == 0 {
+    if !(1..=168).contains(&alerts.remind_hours) {
         return Err(CliError::usage(
-            "alerts.remind_hours and alerts.tick_seconds must be at least 1",
+            "alerts.remind_hours must be from 1 to 168 (a week)",
         ));
+    }
+    if alerts.tick_seconds == 0 {
+        return Err(CliError::usage("alerts.tick_seconds must be at least 1"));
     }
     if delivery.batch_size == 0 || delivery.poll_seconds == 0 || delivery.lease_seconds == 0 {
         return Err(CliError::usage(

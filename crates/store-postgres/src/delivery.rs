@@ -587,3 +587,34 @@ pub(crate) async fn email_queue(pool: &PgPool, org: OrgId) -> StoreResult<Outbox
         oldest_pending_at: row.oldest,
     })
 }
+
+/// Times are the database's: `sent_at` is stamped by it, and an alert resolved by a rehearsal clock
+/// in the future is simply kept.
+pub(crate) async fn prune_delivery_outboxes(
+    pool: &PgPool,
+    org: OrgId,
+    age: std::time::Duration,
+) -> StoreResult<u64> {
+    let pruned: i64 = sqlx::query_scalar(
+        "WITH old_alerts AS ( \
+             SELECT id FROM alerts \
+             WHERE org_id = $1 AND resolved_at < now() - $2 * interval '1 microsecond' \
+         ), emails AS ( \
+             DELETE FROM email_outbox \
+             WHERE org_id = $1 \
+               AND ((alert_id IS NULL AND state = 'sent' \
+                     AND sent_at < now() - $2 * interval '1 microsecond') \
+                    OR alert_id IN (SELECT id FROM old_alerts)) \
+             RETURNING 1 \
+         ), hooks AS ( \
+             DELETE FROM webhook_outbox WHERE alert_id IN (SELECT id FROM old_alerts) RETURNING 1 \
+         ) \
+         SELECT (SELECT count(*) FROM emails) + (SELECT count(*) FROM hooks)",
+    )
+    .bind(org.0)
+    .bind(micros(age))
+    .fetch_one(pool)
+    .await
+    .map_err(db_err)?;
+    Ok(pruned.unsigned_abs())
+}

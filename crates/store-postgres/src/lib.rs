@@ -545,6 +545,14 @@ impl Store for PgStore {
         delivery::delivery_status(&self.pool).await
     }
 
+    async fn prune_delivery_outboxes(
+        &self,
+        org: OrgId,
+        age: std::time::Duration,
+    ) -> StoreResult<u64> {
+        delivery::prune_delivery_outboxes(&self.pool, org, age).await
+    }
+
     async fn email_queue(&self, org: OrgId) -> StoreResult<OutboxDepth> {
         delivery::email_queue(&self.pool, org).await
     }

@@ -522,3 +522,38 @@ pub(crate) async fn email_queue(db: &Db, org: OrgId) -> StoreResult<OutboxDepth>
         oldest_pending_at: row.oldest,
     })
 }
+
+/// Times are the system clock's: `sent_at` is stamped by it, and an alert resolved by a rehearsal
+/// clock in the future is simply kept. ?1 org, ?2 the cut-off.
+pub(crate) async fn prune_delivery_outboxes(
+    db: &Db,
+    org: OrgId,
+    age: std::time::Duration,
+) -> StoreResult<u64> {
+    const OLD_ALERTS: &str = "SELECT id FROM alerts WHERE org_id = ?1 AND resolved_at < ?2";
+    let cutoff = Ts::ago(age);
+    let mut tx = db.begin().await?;
+    let emails = sqlx::query(&format!(
+        "DELETE FROM email_outbox \
+         WHERE org_id = ?1 \
+           AND ((alert_id IS NULL AND state = 'sent' AND sent_at < ?2) \
+                OR alert_id IN ({OLD_ALERTS}))"
+    ))
+    .bind(org.0)
+    .bind(cutoff)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?
+    .rows_affected();
+    let hooks = sqlx::query(&format!(
+        "DELETE FROM webhook_outbox WHERE alert_id IN ({OLD_ALERTS})"
+    ))
+    .bind(org.0)
+    .bind(cutoff)
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?
+    .rows_affected();
+    db.commit(tx).await?;
+    Ok(emails + hooks)
+}

@@ -512,6 +512,14 @@ impl Store for SqliteStore {
         delivery::delivery_status(&self.db).await
     }
 
+    async fn prune_delivery_outboxes(
+        &self,
+        org: OrgId,
+        age: std::time::Duration,
+    ) -> StoreResult<u64> {
+        delivery::prune_delivery_outboxes(&self.db, org, age).await
+    }
+
     async fn email_queue(&self, org: OrgId) -> StoreResult<OutboxDepth> {
         delivery::email_queue(&self.db, org).await
     }

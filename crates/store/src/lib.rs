@@ -403,6 +403,16 @@ pub trait Store: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<u64>> + Send;
     /// Both outboxes' depth.
     fn delivery_status(&self) -> impl Future<Output = StoreResult<DeliveryStatus>> + Send;
+    /// Forget the organisation's delivered emails sent longer than `age` ago, and every email and
+    /// webhook row of its alerts resolved longer than `age` ago (all of an alert's rows at once, so
+    /// no event of it is ever told again — `age` must exceed the alert reminder interval); returns
+    /// how many. Dead rows of other emails stay for a
+    /// person to look at.
+    fn prune_delivery_outboxes(
+        &self,
+        org: OrgId,
+        age: std::time::Duration,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
     /// The organisation's emails: how many wait, how many are dead, and when the oldest waiting
     /// one was queued.
     fn email_queue(&self, org: OrgId) -> impl Future<Output = StoreResult<OutboxDepth>> + Send;

@@ -23,6 +23,10 @@ use crate::{Engine, EngineError};
 /// The job name of the nightly run in the run log and the scheduler's claims.
 pub const EXPIRY_JOB: &str = "expiry";
 
+/// How long delivered emails and the notices of resolved alerts are kept (for investigations);
+/// longer than any alert reminder interval, as pruning requires.
+const DELIVERIES_KEPT: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
 /// How often a finished run asks again for the digest while another run is alive.
 const DIGEST_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -205,6 +209,12 @@ impl<S: Store> Engine<S> {
         counts.resume_notices = self
             .claim_resume_notices(org, run.id, today, worklist.resume_soon)
             .await?;
+
+        let pruned = self
+            .store()
+            .prune_delivery_outboxes(org.id, DELIVERIES_KEPT)
+            .await?;
+        tracing::info!(org = %org.slug, pruned, "old deliveries pruned");
         Ok(())
     }
 

@@ -215,7 +215,42 @@ async fn transient_failures_past_the_budget_end_dead<B: TestBackend>() {
     assert_eq!(alerts.items[0].count, 3);
 }
 
+/// The nightly run forgets delivered emails older than 30 days, and keeps newer and waiting ones.
+async fn the_nightly_run_prunes_emails_delivered_long_ago<B: TestBackend>() {
+    let world = world::<B>().await;
+    world
+        .mentor("Kari Nordmann", "kari@hlf.no", "2026-07-24")
+        .await;
+    world.mentor("Ola Hansen", "ola@hlf.no", "2026-07-09").await;
+    let sender = world.sender(quick_retries());
+    world.run_expiry().await;
+    world.deliver(&sender, 4, Duration::from_secs(20)).await;
+    world.drain(&sender).await;
+    let all = "SELECT count(*) FROM email_outbox";
+    assert_eq!(B::scalar(&world.db, all).await, 4);
+    // Two of them were delivered long ago; a new one waits.
+    B::execute(
+        &world.db,
+        "UPDATE email_outbox SET sent_at = '2020-01-01T00:00:00.000000Z' \
+         WHERE id IN (SELECT id FROM email_outbox ORDER BY id LIMIT 2)",
+    )
+    .await;
+    world.mentor("Per Berg", "per@hlf.no", "2026-07-17").await;
+    world.set_today("2026-07-11");
+    world.run_expiry().await;
+    assert_eq!(
+        B::scalar(&world.db, all).await,
+        2 + 3,
+        "the two recent ones stay, with the new night's reminder and digests"
+    );
+    assert_eq!(
+        world.store.delivery_status().await.unwrap().email.pending,
+        3
+    );
+}
+
 testkit::on_both_backends!(
+    the_nightly_run_prunes_emails_delivered_long_ago,
     the_nightly_run_emails_reminders_and_digests_once_in_norwegian,
     an_unrecorded_send_is_repeated_once_with_the_same_message_id,
     a_mail_server_outage_delays_but_loses_nothing,

@@ -33,7 +33,7 @@ pub struct World<B: TestBackend> {
     pub org: Org,
     pub sink: SmtpSink,
     /// Keeps the database until the test ends.
-    _db: B::Database,
+    pub db: B::Database,
 }
 
 pub async fn world<B: TestBackend>() -> World<B> {
@@ -84,7 +84,7 @@ pub async fn world<B: TestBackend>() -> World<B> {
         engine,
         org,
         sink: SmtpSink::start().expect("start the SMTP server"),
-        _db: db,
+        db,
     }
 }
 

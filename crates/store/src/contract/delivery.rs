@@ -915,3 +915,76 @@ pub async fn delivery_status_counts_pending_and_dead_and_the_oldest_pending<S: S
         OutboxDepth::default()
     );
 }
+
+/// Pruning forgets delivered emails and the rows of long-resolved alerts, keeps what still waits,
+/// what is dead and what an open alert's notices depend on, and never makes an event due again.
+pub async fn pruning_forgets_old_deliveries_and_never_tells_an_alert_again<S: Store>(store: S) {
+    let (o, m) = emailing_org(&store).await;
+    notify_mentor(&store, o, m, 1, &["sent", "waiting", "refused"]).await;
+    let owner = Uuid::new_v4();
+    let emails = claim_emails(&store, owner, 10, HOUR).await;
+    let id = |kind: &str| emails.iter().find(|e| e.kind == kind).unwrap().id;
+    store
+        .record_email_results(
+            owner,
+            vec![
+                delivered(id("sent")),
+                retry(id("waiting"), ZERO, "421"),
+                dead(id("refused"), "550"),
+            ],
+        )
+        .await
+        .unwrap();
+    // Two alerts of the organisation, told to the webhook and by email: one resolved long ago, one
+    // still open.
+    let t0 = t(NOW);
+    for key in ["old", "open"] {
+        store.open_alert(new_alert(Some(o), key, t0)).await.unwrap();
+    }
+    let channels = plan(t0, true, Some(("drift@hlf.no", Locale::Nb)));
+    assert_eq!(queue(&store, channels.clone()).await, 4);
+    post_webhooks(&store).await;
+    store
+        .resolve_alert("old", t0 + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        queue(&store, channels.clone()).await,
+        2,
+        "its resolution, twice"
+    );
+    post_webhooks(&store).await;
+
+    let hour = Duration::from_secs(3600);
+    assert_eq!(
+        store
+            .prune_delivery_outboxes(o, 365 * 24 * hour)
+            .await
+            .unwrap(),
+        0,
+        "nothing is that old"
+    );
+    // The old alert was resolved in the past of every clock: all its rows go (2 webhook posts and
+    // 2 alert emails), with the delivered notification email.
+    assert_eq!(store.prune_delivery_outboxes(o, ZERO).await.unwrap(), 5);
+    let status = store.delivery_status().await.unwrap();
+    assert_eq!(
+        (status.email.pending, status.email.dead),
+        (2, 1),
+        "the waiting email, the open alert's email and the dead one stay"
+    );
+    // Nothing of the pruned alert is told again; the open one gets its daily reminder, once per
+    // channel (its opening notices were kept).
+    let later = plan(
+        t0 + chrono::Duration::days(3),
+        true,
+        Some(("drift@hlf.no", Locale::Nb)),
+    );
+    assert_eq!(queue(&store, later).await, 2);
+    assert_eq!(
+        post_webhooks(&store).await,
+        vec![ev("open", AlertEvent::Reminder)]
+    );
+    let other = org(&store, "annen").await.id;
+    assert_eq!(store.prune_delivery_outboxes(other, ZERO).await.unwrap(), 0);
+}

@@ -129,6 +129,7 @@ macro_rules! store_contract_tests {
                 alert_notices_are_queued_once_per_alert_and_event,
                 email_and_webhook_channels_are_told_independently,
                 delivery_status_counts_pending_and_dead_and_the_oldest_pending,
+                pruning_forgets_old_deliveries_and_never_tells_an_alert_again,
             }
             idempotency {
                 idempotency_keys_start_replay_refuse_and_recover,
