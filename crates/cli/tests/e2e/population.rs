@@ -83,6 +83,12 @@ impl Population {
         actions: u64,
     ) {
         assert_ledger_and_history(fleet, model).await;
+        let history = fleet.count("SELECT count(*) FROM status_history").await;
+        assert_eq!(
+            history as u64,
+            self.ids.len() as u64 + model.lapses() + actions,
+            "history: one row per registration, lapse and coordinator action"
+        );
         assert_runs(fleet, nights).await;
         self.assert_emails(fleet, model, actions);
         self.assert_portal(fleet, model, actions).await;
