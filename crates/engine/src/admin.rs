@@ -3,7 +3,9 @@
 
 use domain::{Locale, MentorId, Role, Thresholds};
 use serde::{Deserialize, Serialize};
-use store::{AlertRecord, OrgSettings, Page, ReminderRecord, RunId, RunRecord, Store, User};
+use store::{
+    AlertRecord, FindingRecord, OrgSettings, Page, ReminderRecord, RunId, RunRecord, Store, User,
+};
 use uuid::Uuid;
 
 use crate::mentors::require_manager;
@@ -137,6 +139,17 @@ impl<S: Store> Engine<S> {
     ) -> Result<Page<RunRecord, RunId>, EngineError> {
         require_manager(user)?;
         Ok(self.store().runs(user.org_id, limit, before).await?)
+    }
+
+    /// The reconciliation log: what the nightly checks found, newest first.
+    pub async fn findings(
+        &self,
+        user: &User,
+        limit: u32,
+        before: Option<i64>,
+    ) -> Result<Page<FindingRecord, i64>, EngineError> {
+        require_manager(user)?;
+        Ok(self.store().findings(user.org_id, limit, before).await?)
     }
 
     pub async fn alerts(

@@ -32,12 +32,12 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use store::{
     Actor, AlertDeliveryPlan, AlertOpened, AlertRecord, ChangeOutcome, ClaimCounts, ClaimedMentor,
     CredentialCheck, DeadLetter, DeliveryClaim, DeliveryResult, DeliveryStatus, EmailJob,
-    ExpiryWorklist, Finding, FinishedRun, HistoryRecord, IdempotencyBegin, MentorChange,
-    MentorCursor, MentorFacts, MentorFilter, MentorPatch, MentorRecord, NewAlert, NewMentor,
-    NewOrg, NewRun, NewUser, Notification, Org, OrgSettings, OutboxDepth, Page, ReminderClaim,
-    ReminderRecord, ResumeNoticeClaim, RunFinish, RunId, RunRecord, SchemaStatus, Store,
-    StoreError, StoreResult, StoredResponse, SyncClaim, SyncPriority, SyncRecorded, SyncResult,
-    SyncSelection, SyncStatusRecord, SyncTarget, SyncWakeups, User, WebhookJob,
+    ExpiryWorklist, Finding, FindingRecord, FinishedRun, HistoryRecord, IdempotencyBegin,
+    MentorChange, MentorCursor, MentorFacts, MentorFilter, MentorPatch, MentorRecord, NewAlert,
+    NewMentor, NewOrg, NewRun, NewUser, Notification, Org, OrgSettings, OutboxDepth, Page,
+    ReminderClaim, ReminderRecord, ResumeNoticeClaim, RunFinish, RunId, RunRecord, SchemaStatus,
+    Store, StoreError, StoreResult, StoredResponse, SyncClaim, SyncPriority, SyncRecorded,
+    SyncResult, SyncSelection, SyncStatusRecord, SyncTarget, SyncWakeups, User, WebhookJob,
 };
 use store::{LoginFailure, LoginFailureCounts, NewSession, SessionRecord, TokenHash};
 use uuid::Uuid;
@@ -348,6 +348,15 @@ impl Store for PgStore {
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         compensation::record_findings(&self.pool, org, run, findings, at).await
+    }
+
+    async fn findings(
+        &self,
+        org: OrgId,
+        limit: u32,
+        before: Option<i64>,
+    ) -> StoreResult<Page<FindingRecord, i64>> {
+        compensation::findings(&self.pool, org, limit, before).await
     }
 
     async fn open_alert(&self, alert: NewAlert) -> StoreResult<AlertOpened> {

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::{MentorId, OrgId};
-use store::{Finding, RunId, StoreResult};
+use store::{Finding, FindingRecord, Page, RunId, StoreResult};
 use uuid::Uuid;
 
 use crate::db::Db;
@@ -126,4 +126,49 @@ pub(crate) async fn record_findings(
         .map_err(db_err)?;
     }
     db.commit(tx).await
+}
+
+/// A reconciliation log row.
+#[derive(sqlx::FromRow)]
+struct LogRow {
+    id: i64,
+    run_id: Option<Uuid>,
+    kind: String,
+    mentor_id: Option<Uuid>,
+    key: String,
+    count: i64,
+    found_at: DateTime<Utc>,
+}
+
+pub(crate) async fn findings(
+    db: &Db,
+    org: OrgId,
+    limit: u32,
+    before: Option<i64>,
+) -> StoreResult<Page<FindingRecord, i64>> {
+    let rows: Vec<LogRow> = sqlx::query_as(
+        "SELECT id, run_id, kind, mentor_id, key, count, found_at FROM reconciliation_log \
+         WHERE org_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
+    )
+    .bind(org.0)
+    .bind(before)
+    .bind(store::page_fetch_limit(limit))
+    .fetch_all(&db.read)
+    .await
+    .map_err(db_err)?;
+    let records = rows
+        .into_iter()
+        .map(|row| FindingRecord {
+            id: row.id,
+            run_id: row.run_id.map(RunId),
+            finding: Finding {
+                kind: row.kind,
+                mentor_id: row.mentor_id.map(MentorId),
+                key: row.key,
+                count: row.count,
+            },
+            found_at: row.found_at,
+        })
+        .collect();
+    Ok(Page::from_fetched(records, limit, |f| f.id))
 }

@@ -347,10 +347,20 @@ pub struct AlertOpened {
     pub newly_opened: bool,
 }
 
+/// An entry of the reconciliation log: what a check found, when, and in which run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindingRecord {
+    pub id: i64,
+    pub run_id: Option<RunId>,
+    pub finding: Finding,
+    pub found_at: DateTime<Utc>,
+}
+
 /// A duplicate effect found by the compensation check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
-    /// `duplicate_reminder`, `duplicate_expiry` or `duplicate_digest`.
+    /// `duplicate_reminder`, `duplicate_expiry` or `duplicate_digest` (the compensation check);
+    /// `listing_drift`, `record_missing` or `record_not_found` (the listing sync).
     pub kind: String,
     pub mentor_id: Option<MentorId>,
     /// What the duplicates share (e.g. `threshold=7 expires_on=2026-07-31`).

@@ -23,8 +23,8 @@ pub use delivery::{
 };
 pub use error::{Conflict, Constraint, StoreError};
 pub use jobs::{
-    AlertOpened, AlertRecord, ClaimCounts, ExpiryWorklist, Finding, FinishedRun, MentorFacts,
-    NewAlert, NewRun, OrgSettings, ReminderCandidate, ReminderClaim, ReminderOutcome,
+    AlertOpened, AlertRecord, ClaimCounts, ExpiryWorklist, Finding, FindingRecord, FinishedRun,
+    MentorFacts, NewAlert, NewRun, OrgSettings, ReminderCandidate, ReminderClaim, ReminderOutcome,
     ReminderRecord, ResumeNoticeClaim, RunCounts, RunFinish, RunId, RunOutcome, RunRecord,
     RunTrigger, Severity,
 };
@@ -278,6 +278,13 @@ pub trait Store: Clone + Send + Sync + 'static {
         findings: Vec<Finding>,
         at: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The organisation's reconciliation log, newest first.
+    fn findings(
+        &self,
+        org: OrgId,
+        limit: u32,
+        before: Option<i64>,
+    ) -> impl Future<Output = StoreResult<Page<FindingRecord, i64>>> + Send;
     /// Open an alert, or count again the open one with the same dedupe key.
     fn open_alert(&self, alert: NewAlert) -> impl Future<Output = StoreResult<AlertOpened>> + Send;
     /// Resolve the open alert with this dedupe key; `None` when none was open.

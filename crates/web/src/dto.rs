@@ -5,8 +5,8 @@ use domain::{CertificationId, MentorId, MentorStatus, NotificationId, days_left}
 use engine::MentorSnapshot;
 use serde::Serialize;
 use store::{
-    Actor, AlertRecord, HistoryRecord, MentorRecord, Notification, ReminderOutcome, ReminderRecord,
-    RunCounts, RunId, RunOutcome, RunRecord, RunTrigger, Severity, User,
+    Actor, AlertRecord, FindingRecord, HistoryRecord, MentorRecord, Notification, ReminderOutcome,
+    ReminderRecord, RunCounts, RunId, RunOutcome, RunRecord, RunTrigger, Severity, User,
 };
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -276,6 +276,36 @@ impl From<AlertRecord> for AlertDto {
             acknowledged_by: a.acknowledged_by.map(|u| u.0),
             acknowledged_at: a.acknowledged_at,
             resolved_at: a.resolved_at,
+        }
+    }
+}
+
+/// An entry of the reconciliation log.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct FindingDto {
+    pub id: i64,
+    /// The run that found it (none for a finding of a relay or a command).
+    pub run_id: Option<Uuid>,
+    /// `listing_drift`, `record_missing`, `record_not_found` (the listing sync) or
+    /// `duplicate_reminder`, `duplicate_expiry`, `duplicate_digest` (the compensation check).
+    pub kind: String,
+    pub mentor_id: Option<Uuid>,
+    /// What was found, e.g. `hlf_showonwebsite=false (want true)`.
+    pub key: String,
+    pub count: i64,
+    pub found_at: DateTime<Utc>,
+}
+
+impl From<FindingRecord> for FindingDto {
+    fn from(f: FindingRecord) -> Self {
+        FindingDto {
+            id: f.id,
+            run_id: f.run_id.map(|r| r.0),
+            kind: f.finding.kind,
+            mentor_id: f.finding.mentor_id.map(|m| m.0),
+            key: f.finding.key,
+            count: f.finding.count,
+            found_at: f.found_at,
         }
     }
 }

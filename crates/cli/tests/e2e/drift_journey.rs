@@ -11,7 +11,6 @@ use chrono::{DateTime, Utc};
 use dataverse_sim::WriteEvent;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::{Connection, SqliteConnection};
 use tokio::sync::broadcast::Receiver;
 use uuid::Uuid;
 
@@ -85,22 +84,21 @@ fn reconcile(world: &World) -> Value {
     runs[0].clone()
 }
 
-/// The reconciliation log: `kind key` per finding, of every run, sorted.
-async fn findings(world: &World, backend: Backend) -> Vec<String> {
-    let sql = "SELECT kind || ' ' || key FROM reconciliation_log";
-    let mut lines = match backend {
-        Backend::Postgres => world.setup.lines(sql).await,
-        Backend::Sqlite => {
-            let path = world.setup.dir.path().join("data/mentor-status.db");
-            let mut db = SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-                .await
-                .expect("open the SQLite database");
-            sqlx::query_scalar(sql)
-                .fetch_all(&mut db)
-                .await
-                .expect("read the reconciliation log")
-        }
-    };
+/// The reconciliation log, through the API: `kind key` per finding, of every run, sorted.
+async fn findings(world: &World, token: &str) -> Vec<String> {
+    let log = world.get("/api/v1/findings?limit=200", token).await;
+    let mut lines: Vec<String> = log["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["kind"].as_str().expect("a kind"),
+                f["key"].as_str().expect("a key")
+            )
+        })
+        .collect();
     lines.sort();
     lines
 }
@@ -200,7 +198,7 @@ pub async fn run(backend: Backend) {
     let missing_finding = format!("record_missing id:{deleted}");
     let mut expected = vec![drift_finding.clone(), missing_finding.clone()];
     expected.sort();
-    assert_eq!(findings(&world, backend).await, expected);
+    assert_eq!(findings(&world, &coordinator).await, expected);
 
     // 4. Again: no drift left; the deleted record is still missing and reported again.
     let again = reconcile(&world);
@@ -212,7 +210,7 @@ pub async fn run(backend: Backend) {
     assert_eq!(counts["findings"], 1, "{again}");
     let mut expected = vec![drift_finding, missing_finding.clone(), missing_finding];
     expected.sort();
-    assert_eq!(findings(&world, backend).await, expected);
+    assert_eq!(findings(&world, &coordinator).await, expected);
     nothing_pending(&world, &coordinator).await;
     assert!(writes(&mut portal_writes).is_empty(), "nothing pushed");
     let m = mentor(&world, &ids[BYSTANDER], &coordinator).await;

@@ -274,6 +274,7 @@ pub async fn the_compensation_check_finds_duplicates_and_nothing_on_clean_data<S
         .record_findings(o, Some(run), findings.clone(), t(NOW))
         .await
         .unwrap();
+    let findings_again = findings.clone();
     store
         .record_findings(o, None, findings, t(NOW))
         .await
@@ -282,4 +283,38 @@ pub async fn the_compensation_check_finds_duplicates_and_nothing_on_clean_data<S
         .record_findings(o, Some(run), Vec::<Finding>::new(), t(NOW))
         .await
         .unwrap();
+
+    // The reconciliation log reads them back newest first (the second recording, without a run,
+    // then the first), page by page; another organisation's is empty.
+    let first = store.findings(o, 4, None).await.unwrap();
+    assert_eq!(first.items.len(), 4);
+    assert!(first.items.windows(2).all(|w| w[0].id > w[1].id));
+    assert!(first.items[..3].iter().all(|f| f.run_id.is_none()));
+    assert_eq!(first.items[3].run_id, Some(run));
+    assert_eq!(first.items[0].found_at, t(NOW));
+    let rest = store.findings(o, 4, first.next).await.unwrap();
+    assert_eq!(rest.items.len(), 2);
+    assert_eq!(rest.next, None);
+    let mut logged: Vec<Finding> = first
+        .items
+        .iter()
+        .chain(&rest.items)
+        .map(|f| f.finding.clone())
+        .collect();
+    logged.sort_by(|a, b| (&a.kind, &a.key).cmp(&(&b.kind, &b.key)));
+    let mut expected: Vec<Finding> = findings_again
+        .iter()
+        .chain(&findings_again)
+        .cloned()
+        .collect();
+    expected.sort_by(|a, b| (&a.kind, &a.key).cmp(&(&b.kind, &b.key)));
+    assert_eq!(logged, expected);
+    assert!(
+        store
+            .findings(other, 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }

@@ -62,6 +62,7 @@ fn table<S: Store>() -> (ApiRoutes<S>, ApiRoutes<S>) {
         .add::<operations::__path_settings, _, _>(operations::settings::<S>)
         .add::<operations::__path_update_settings, _, _>(operations::update_settings::<S>)
         .add::<operations::__path_runs, _, _>(operations::runs::<S>)
+        .add::<operations::__path_findings, _, _>(operations::findings::<S>)
         .add::<operations::__path_alerts, _, _>(operations::alerts::<S>)
         .add::<operations::__path_acknowledge_alert, _, _>(operations::acknowledge_alert::<S>)
         .add::<notifications::__path_list, _, _>(notifications::list::<S>)

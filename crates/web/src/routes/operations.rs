@@ -9,10 +9,10 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::mentors::MentorPath;
-use super::pagination::{self, PageParams};
+use super::pagination::{self, FindingPageParams, PageParams};
 use crate::ApiError;
 use crate::auth::CurrentUser;
-use crate::dto::{AlertDto, List, ReminderDto, RunDto};
+use crate::dto::{AlertDto, FindingDto, List, ReminderDto, RunDto};
 use crate::json::ApiJson;
 use crate::openapi::{BadRequest, Forbidden, InvalidField, NotFound};
 use crate::state::AppState;
@@ -116,6 +116,36 @@ pub(super) async fn runs<S: Store>(
     let page = state.engine.runs(&user, limit, before).await?;
     Ok(Json(List {
         items: page.items.into_iter().map(RunDto::from).collect(),
+        next_cursor: page.next.as_ref().map(pagination::encode),
+    }))
+}
+
+/// The reconciliation log, newest first (coordinators, admins): what the nightly listing sync found
+/// (drift, missing records) and what the compensation check found (duplicate effects).
+#[utoipa::path(
+    get,
+    path = "/api/v1/findings",
+    tag = "operations",
+    operation_id = "list_findings",
+    params(FindingPageParams),
+    responses(
+        (status = 200, description = "A page of findings", body = List<FindingDto>),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 422, response = InvalidField),
+    )
+)]
+pub(super) async fn findings<S: Store>(
+    State(state): State<AppState<S>>,
+    CurrentUser(user): CurrentUser,
+    params: Result<Query<FindingPageParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<List<FindingDto>>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let limit = pagination::limit(params.limit.as_deref())?;
+    let before = pagination::decode::<i64>(params.cursor.as_deref())?;
+    let page = state.engine.findings(&user, limit, before).await?;
+    Ok(Json(List {
+        items: page.items.into_iter().map(FindingDto::from).collect(),
         next_cursor: page.next.as_ref().map(pagination::encode),
     }))
 }

@@ -53,6 +53,11 @@ page_params!(
     history_cursor_schema
 );
 page_params!(
+    /// Paging of the reconciliation log.
+    FindingPageParams,
+    history_cursor_schema
+);
+page_params!(
     /// Paging of a list ordered by time-ordered ids (runs, alerts, notifications).
     PageParams,
     uuid_cursor_schema

@@ -202,6 +202,12 @@ async fn every_endpoint_answers_each_role_and_token_as_designed<B: TestBackend>(
         ),
         (
             Method::GET,
+            "/api/v1/findings".into(),
+            None,
+            [Forbidden, Allowed, Allowed, Allowed],
+        ),
+        (
+            Method::GET,
             "/api/v1/alerts".into(),
             None,
             [Forbidden, Allowed, Allowed, Allowed],

@@ -228,7 +228,53 @@ async fn runs_reminders_and_alerts_are_listed_for_the_organisation<B: TestBacken
     assert_eq!(none_elsewhere.body["items"].as_array().unwrap().len(), 0);
 }
 
+/// The reconciliation log: what the checks found, newest first, paged, for this organisation only.
+async fn the_reconciliation_log_is_listed_newest_first<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
+    let finding = |key: &str| store::Finding {
+        kind: "listing_drift".into(),
+        mentor_id: None,
+        key: key.into(),
+        count: 1,
+    };
+    app.store
+        .record_findings(
+            app.org.id,
+            None,
+            vec![finding("first"), finding("second"), finding("third")],
+            app.clock_now(),
+        )
+        .await
+        .unwrap();
+    let page = app.get("/api/v1/findings?limit=2", &app.coordinator).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let keys = |body: &serde_json::Value| -> Vec<String> {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["key"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(keys(&page.body), ["third", "second"]);
+    assert_eq!(page.body["items"][0]["kind"], "listing_drift");
+    assert!(page.body["items"][0]["run_id"].is_null());
+    let cursor = page.body["next_cursor"].as_str().expect("a next page");
+    let rest = app
+        .get(&format!("/api/v1/findings?cursor={cursor}"), &app.admin)
+        .await;
+    assert_eq!(keys(&rest.body), ["first"]);
+    assert!(rest.body["next_cursor"].is_null());
+    let elsewhere = app.get("/api/v1/findings", &app.other_coordinator).await;
+    assert_eq!(elsewhere.body["items"].as_array().unwrap().len(), 0);
+    app.get("/api/v1/findings", &app.mentor).await.problem(403);
+    app.get("/api/v1/findings?cursor=abc", &app.coordinator)
+        .await
+        .problem(422);
+}
+
 testkit::on_both_backends!(
+    the_reconciliation_log_is_listed_newest_first,
     admins_read_and_change_the_thresholds_and_others_may_not,
     runs_reminders_and_alerts_are_listed_for_the_organisation,
 );
