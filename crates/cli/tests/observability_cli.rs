@@ -92,24 +92,7 @@ async fn prepare(setup: &Setup, sim: &Simulator) -> (Vec<Uuid>, String) {
     ] {
         sqlx::query(statement).execute(&mut sql).await.unwrap();
     }
-    setup
-        .run(&[
-            "users",
-            "add",
-            "--org",
-            "hlf",
-            "--email",
-            "coord@hlf.no",
-            "--role",
-            "coordinator",
-        ])
-        .success();
-    let token = setup
-        .run(&["users", "token", "--email", "coord@hlf.no"])
-        .success()
-        .stdout
-        .trim()
-        .to_owned();
+    let token = setup.login("hlf", "coord@hlf.no", "coordinator");
     (contacts, token)
 }
 
@@ -364,24 +347,7 @@ async fn json_log_lines_of_a_request_carry_the_request_id_of_its_response() {
     setup
         .run(&["orgs", "add", "--slug", "hlf", "--name", "HLF"])
         .success();
-    setup
-        .run(&[
-            "users",
-            "add",
-            "--org",
-            "hlf",
-            "--email",
-            "coord@hlf.no",
-            "--role",
-            "coordinator",
-        ])
-        .success();
-    let token = setup
-        .run(&["users", "token", "--email", "coord@hlf.no"])
-        .success()
-        .stdout
-        .trim()
-        .to_owned();
+    let token = setup.login("hlf", "coord@hlf.no", "coordinator");
     let port = free_port();
     let log = setup.dir.path().join("serve.log");
     let server = Server(

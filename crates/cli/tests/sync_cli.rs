@@ -98,28 +98,17 @@ async fn break_glass_push_with_a_new_secret_from_stdin_converges_and_the_alert_w
     assert_eq!(setup.scalar(open).await, 1);
 
     // Break-glass: the new secret on standard input, every linked mentor pushed, a summary.
-    let mut child = setup
-        .command(&[
-            "--json",
-            "sync",
-            "push",
-            "--org",
-            "hlf",
-            "--all",
-            "--client-secret-stdin",
-        ])
-        .env(SECRET_ENV, OLD_SECRET)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        writeln!(stdin, "{NEW_SECRET}").unwrap();
-    }
-    let push = Run::of(child.wait_with_output().unwrap()).success();
+    let mut command = setup.command(&[
+        "--json",
+        "sync",
+        "push",
+        "--org",
+        "hlf",
+        "--all",
+        "--client-secret-stdin",
+    ]);
+    command.env(SECRET_ENV, OLD_SECRET);
+    let push = Run::with_stdin(command, &format!("{NEW_SECRET}\n")).success();
     no_secret_in(&push);
     let report = push.json();
     assert_eq!(report["orgs"][0]["pushed"], 3, "{report}");
@@ -195,24 +184,7 @@ async fn serve_pushes_a_pause_to_dynamics_within_seconds() {
     let setup = Setup::new().await;
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let contacts = prepare(&setup, &sim).await;
-    setup
-        .run(&[
-            "users",
-            "add",
-            "--org",
-            "hlf",
-            "--email",
-            "k@hlf.no",
-            "--role",
-            "coordinator",
-        ])
-        .success();
-    let token = setup
-        .run(&["users", "token", "--email", "k@hlf.no"])
-        .success()
-        .stdout
-        .trim()
-        .to_owned();
+    let token = setup.login("hlf", "k@hlf.no", "coordinator");
     let port = free_port();
     let log = setup.dir.path().join("serve.log");
     let mut server = Server(

@@ -5,13 +5,14 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use store::{NewAlert, Severity, Store};
+use chrono::{DateTime, SecondsFormat, Utc};
+use store::{NewAlert, Org, Severity, Store};
 use tokio_util::sync::CancellationToken;
 
-use crate::sync::SyncAlert;
 use crate::{Engine, EngineError};
 
+/// The alert kind for changes waiting longer than the limit for the public listing.
+pub const SYNC_BACKLOG_ALERT: &str = "sync_backlog";
 /// The alert kind for emails waiting longer than the limit.
 pub const EMAIL_BACKLOG_ALERT: &str = "email_backlog";
 
@@ -35,74 +36,76 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// Open or resolve the backlog alerts: waiting longer than `limit` opens, none waiting that long
-    /// resolves.
+    /// Open or resolve each organisation's backlog alerts: waiting longer than `limit` opens, none
+    /// waiting that long resolves.
     pub async fn check_backlogs(&self, limit: Duration) -> Result<(), EngineError> {
         let overdue = |oldest: Option<DateTime<Utc>>, now: DateTime<Utc>| {
             oldest.filter(|at| (now - *at).to_std().is_ok_and(|age| age >= limit))
         };
-        // Each queue is aged by the clock that stamped it: sync rows by the database's (which the
-        // system clock follows), emails by the engine's (their notification's time) — the two
-        // differ only under a rehearsal clock.
-        let database_now = Utc::now();
-        let orgs: Vec<_> = self
-            .listing()
-            .map(|l| l.integrations().map(|i| i.org).collect())
-            .unwrap_or_default();
-        for org in orgs {
-            let status = self.store().sync_status(org, Duration::ZERO).await?;
-            match overdue(status.oldest_pending_at, database_now) {
-                Some(since) => {
-                    self.open_sync_alert(
-                        org,
-                        SyncAlert::Backlog,
-                        format!(
-                            "{} change(s) wait to reach the public listing, the oldest since {}; \
-                             {} mentor(s) are being retried (the sync status says why)",
-                            status.pending,
-                            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                            status.retrying
-                        ),
-                    )
-                    .await?
-                }
-                None => self.resolve_sync_alert(org, SyncAlert::Backlog).await?,
-            }
-        }
+        let since = |at: DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::Secs, true);
         for org in self.store().orgs().await? {
+            // Each queue is aged by the clock that stamped it: sync rows by the database's (which
+            // the system clock follows), emails by the engine's (their notification's time) — the
+            // two differ only under a rehearsal clock.
+            if self.sync_enabled(org.id) {
+                let sync = self.store().sync_status(org.id, Duration::ZERO).await?;
+                let summary = overdue(sync.oldest_pending_at, Utc::now()).map(|oldest| {
+                    format!(
+                        "{} change(s) wait to reach the public listing, the oldest since {}; {} \
+                         mentor(s) are being retried (the sync status says why)",
+                        sync.pending,
+                        since(oldest),
+                        sync.retrying
+                    )
+                });
+                self.backlog_alert(&org, SYNC_BACKLOG_ALERT, summary)
+                    .await?;
+            }
             let email = self.store().email_queue(org.id).await?;
-            let key = format!("{EMAIL_BACKLOG_ALERT}:{}", org.id);
-            match overdue(email.oldest_pending_at, self.clock().now()) {
-                Some(since) => {
-                    let opened = self
-                        .store()
-                        .open_alert(NewAlert {
-                            org: Some(org.id),
-                            kind: EMAIL_BACKLOG_ALERT.to_owned(),
-                            severity: Severity::Warning,
-                            dedupe_key: key,
-                            summary: format!(
-                                "{} email(s) wait to be sent, the oldest since {}; the SMTP server \
-                                 does not take them (see the email queue metrics and the log)",
-                                email.pending,
-                                since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                            ),
-                            at: self.clock().now(),
-                        })
-                        .await?;
-                    if opened.newly_opened {
-                        tracing::error!(org = %org.slug, pending = email.pending, "emails are backing up; alert opened");
-                    }
+            let summary = overdue(email.oldest_pending_at, self.clock().now()).map(|oldest| {
+                format!(
+                    "{} email(s) wait to be sent, the oldest since {}; the SMTP server does not \
+                     take them (see the email queue metrics and the log)",
+                    email.pending,
+                    since(oldest)
+                )
+            });
+            self.backlog_alert(&org, EMAIL_BACKLOG_ALERT, summary)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Opens (or counts again) the organisation's alert of `kind` with `summary`, or resolves it
+    /// when there is none.
+    async fn backlog_alert(
+        &self,
+        org: &Org,
+        kind: &str,
+        summary: Option<String>,
+    ) -> Result<(), EngineError> {
+        let dedupe_key = format!("{kind}:{}", org.id);
+        let at = self.clock().now();
+        match summary {
+            Some(summary) => {
+                let opened = self
+                    .store()
+                    .open_alert(NewAlert {
+                        org: Some(org.id),
+                        kind: kind.to_owned(),
+                        severity: Severity::Warning,
+                        dedupe_key,
+                        summary: summary.clone(),
+                        at,
+                    })
+                    .await?;
+                if opened.newly_opened {
+                    tracing::error!(org = %org.slug, kind, %summary, "alert opened");
                 }
-                None => {
-                    if self
-                        .store()
-                        .resolve_alert(&key, self.clock().now())
-                        .await?
-                        .is_some()
-                    {
-                        tracing::info!(org = %org.slug, "emails flow again; alert resolved");
-                    }
+            }
+            None => {
+                if self.store().resolve_alert(&dedupe_key, at).await?.is_some() {
+                    tracing::info!(org = %org.slug, kind, "alert resolved");
                 }
             }
         }

@@ -4,8 +4,6 @@
 //! digest, hidden on the listing → the coordinator registers a renewal → active and listed again →
 //! the next cycle's first reminder comes on its date. Each effect exactly once.
 
-use std::collections::HashSet;
-
 use chrono::{Days, NaiveDate, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -233,15 +231,7 @@ pub async fn run(backend: Backend) {
     // Exactly once. Every re-run did nothing (above) and every email was queued before this first
     // scrape, so once the queue reads empty everything has been sent.
     world.emails_settled().await;
-    let subjects = |to: &str| -> Vec<String> {
-        let mut subjects: Vec<String> = world
-            .emails_to(to)
-            .iter()
-            .map(|m| m.subject().unwrap_or_default())
-            .collect();
-        subjects.sort();
-        subjects
-    };
+    let subjects = |to: &str| world.subjects(to);
     let mut expected = vec![
         "Your certification expires in 30 days".to_owned(),
         "Your certification expires in 14 days".to_owned(),
@@ -266,14 +256,7 @@ pub async fn run(backend: Backend) {
     assert_eq!(subjects(COORDINATOR), expected);
     assert!(subjects(ADMIN).is_empty(), "{:?}", subjects(ADMIN));
     assert!(subjects(BYSTANDER).is_empty(), "{:?}", subjects(BYSTANDER));
-    assert_eq!(world.sink.messages().len(), 11, "nothing else was sent");
-    let ids: HashSet<Option<String>> = world
-        .sink
-        .messages()
-        .iter()
-        .map(|m| m.message_id())
-        .collect();
-    assert_eq!(ids.len(), 11, "eleven distinct Message-IDs");
+    world.assert_emails_sent_once(11);
     assert!(world.listed(kari), "listed after the renewal");
     assert!(world.listed(ola), "the bystander stayed listed");
     eprintln!(

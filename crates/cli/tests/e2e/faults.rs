@@ -79,14 +79,7 @@ pub async fn database_restarts() {
                 .all(|i| writes_to(&fleet, since, people.contacts[*i]) == 1)
         })
         .await;
-    fleet
-        .eventually("the status emails sent", || async {
-            fleet
-                .count("SELECT count(*) FROM email_outbox WHERE state = 'pending'")
-                .await
-                == 0
-        })
-        .await;
+    fleet.emails_sent().await;
     tokio::task::block_in_place(|| cluster.restart());
     fleet.world.sim.faults().set_answer_delay(Duration::ZERO);
     fleet

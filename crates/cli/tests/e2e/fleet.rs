@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use dataverse_sim::WriteEvent;
@@ -14,7 +14,7 @@ use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
-use crate::harness::{ORG, VISIBILITY_FIELD, World};
+use crate::harness::{ORG, VISIBILITY_FIELD, World, poll_until};
 use crate::model::{Model, oslo};
 use crate::support::{Server, Setup, free_port};
 
@@ -24,7 +24,9 @@ pub const NIGHT: Duration = Duration::from_secs(60);
 pub const SYNC_LEASE_SECONDS: u64 = 10;
 
 struct Instance {
-    server: Server,
+    /// Locked only to poll whether it still runs.
+    server: Mutex<Server>,
+    pid: u32,
     base: String,
     log: PathBuf,
 }
@@ -118,7 +120,8 @@ impl Fleet {
             .spawn()
             .expect("start mentor-status serve");
         self.instances[index] = Some(Instance {
-            server: Server(child),
+            pid: child.id(),
+            server: Mutex::new(Server(child)),
             base: base.clone(),
             log,
         });
@@ -135,9 +138,10 @@ impl Fleet {
 
     /// SIGKILL: no shutdown, no cleanup, leases left behind.
     pub fn kill(&mut self, index: usize) {
-        let mut instance = self.instances[index].take().expect("the instance runs");
-        instance.server.0.kill().expect("kill the instance");
-        instance.server.0.wait().expect("reap the instance");
+        let instance = self.instances[index].take().expect("the instance runs");
+        let mut server = instance.server.into_inner().expect("the server lock");
+        server.0.kill().expect("kill the instance");
+        server.0.wait().expect("reap the instance");
         let live = self
             .instances
             .iter()
@@ -159,7 +163,7 @@ impl Fleet {
     pub fn index_of_pid(&self, pid: u32) -> usize {
         self.instances
             .iter()
-            .position(|i| i.as_ref().is_some_and(|i| i.server.0.id() == pid))
+            .position(|i| i.as_ref().is_some_and(|i| i.pid == pid))
             .unwrap_or_else(|| panic!("no running instance has process id {pid}"))
     }
 
@@ -196,31 +200,25 @@ impl Fleet {
     }
 
     /// Polls `check` every 50 ms until it holds; fails after [`NIGHT`], or at once when a running
-    /// instance died, with every log.
-    pub async fn eventually<F, Fut>(&self, what: &str, mut check: F) -> Duration
+    /// instance ended unasked, with every log.
+    pub async fn eventually<F, Fut>(&self, what: &str, check: F) -> Duration
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = bool>,
     {
-        let started = Instant::now();
-        loop {
-            if check().await {
-                return started.elapsed();
-            }
-            for instance in self.instances.iter().flatten() {
-                assert!(
-                    std::fs::metadata(format!("/proc/{}", instance.server.0.id())).is_ok(),
-                    "an instance died unasked:\n{}",
-                    self.logs()
-                );
-            }
-            assert!(
-                started.elapsed() < NIGHT,
-                "not within {NIGHT:?}: {what}\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        poll_until(what, NIGHT, check, || self.exited(), || self.logs()).await
+    }
+
+    /// How a running instance ended unasked, if one did.
+    fn exited(&self) -> Option<String> {
+        self.instances
+            .iter()
+            .enumerate()
+            .find_map(|(index, instance)| {
+                let mut server = instance.as_ref()?.server.lock().expect("the server lock");
+                let status = server.0.try_wait().expect("poll the instance")?;
+                Some(format!("instance {index} exited with {status}"))
+            })
     }
 
     /// Every portal write applied so far, in order.
@@ -259,6 +257,16 @@ impl Fleet {
             self.count(&claims).await == 2 && self.queues_empty().await
         })
         .await
+    }
+
+    /// Waits until no email waits to be sent (none is in flight where a fault strikes next).
+    pub async fn emails_sent(&self) {
+        self.eventually("every queued email sent", || async {
+            self.count("SELECT count(*) FROM email_outbox WHERE state = 'pending'")
+                .await
+                == 0
+        })
+        .await;
     }
 
     /// Nothing waits in any outbox.
@@ -331,12 +339,7 @@ impl Fleet {
                     > 0
         })
         .await;
-        self.eventually("the lapse emails sent", || async {
-            self.count("SELECT count(*) FROM email_outbox WHERE state = 'pending'")
-                .await
-                == 0
-        })
-        .await;
+        self.emails_sent().await;
         HeldRun(blocker)
     }
 

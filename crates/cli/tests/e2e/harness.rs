@@ -95,6 +95,36 @@ impl WebhookReceiver {
     }
 }
 
+/// Polls `check` every 50 ms until it holds and returns how long that took. Fails after `deadline`,
+/// or at once when `exited` names a process that ended, showing `logs`.
+pub async fn poll_until<F, Fut>(
+    what: &str,
+    deadline: Duration,
+    mut check: F,
+    exited: impl Fn() -> Option<String>,
+    logs: impl Fn() -> String,
+) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        if check().await {
+            return started.elapsed();
+        }
+        if let Some(how) = exited() {
+            panic!("{how} while waiting for: {what}\n{}", logs());
+        }
+        assert!(
+            started.elapsed() < deadline,
+            "not within {deadline:?}: {what}\n{}",
+            logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 impl World {
     /// A migrated database with the organisation `ORG`, wired (configuration file and client
     /// secret) to a fresh simulator and SMTP server. Nothing is serving yet.
@@ -157,21 +187,7 @@ impl World {
 
     /// A one-shot command reading `stdin` (e.g. a break-glass secret).
     pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
-        use std::io::Write;
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start mentor-status");
-        child
-            .stdin
-            .take()
-            .expect("stdin is piped")
-            .write_all(stdin.as_bytes())
-            .expect("write to stdin");
-        Run::of(child.wait_with_output().expect("wait for mentor-status"))
+        Run::with_stdin(self.command(args), stdin)
     }
 
     /// `mentor-status` with the test's database and the configured client secret.
@@ -304,34 +320,22 @@ impl World {
 
     /// Polls `check` every 50 ms until it holds; fails after [`SECONDS`] (or when the server died),
     /// naming `what` and showing the server's log.
-    pub async fn eventually<F, Fut>(&self, what: &str, mut check: F) -> Duration
+    pub async fn eventually<F, Fut>(&self, what: &str, check: F) -> Duration
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = bool>,
     {
-        let started = Instant::now();
-        loop {
-            if check().await {
-                return started.elapsed();
-            }
-            self.assert_serving();
-            assert!(
-                started.elapsed() < SECONDS,
-                "not within {SECONDS:?}: {what}\n--- serve log ---\n{}",
-                self.server_log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        poll_until(what, SECONDS, check, || self.exited(), || self.server_log()).await
     }
 
-    /// Fails at once, with its log, when `serve` has exited.
-    fn assert_serving(&self) {
+    /// How `serve` ended, if it has.
+    fn exited(&self) -> Option<String> {
         let mut server = self.server.lock().expect("the server lock");
-        if let Some(Server(child)) = server.as_mut()
-            && let Some(status) = child.try_wait().expect("poll the server")
-        {
-            panic!("serve exited with {status}:\n{}", self.server_log());
-        }
+        let Server(child) = server.as_mut()?;
+        child
+            .try_wait()
+            .expect("poll the server")
+            .map(|status| format!("serve exited with {status}"))
     }
 
     /// An API call as `token`: the status and the JSON body (`null` when there is none).
@@ -414,6 +418,26 @@ impl World {
             .into_iter()
             .filter(|m| m.recipients.iter().any(|r| r == to))
             .collect()
+    }
+
+    /// The subjects of every email received so far to `to`, sorted.
+    pub fn subjects(&self, to: &str) -> Vec<String> {
+        let mut subjects: Vec<String> = self
+            .emails_to(to)
+            .iter()
+            .map(|m| m.subject().unwrap_or_default())
+            .collect();
+        subjects.sort();
+        subjects
+    }
+
+    /// Exactly `count` emails arrived, each with a Message-ID of its own: nothing else, nothing twice.
+    pub fn assert_emails_sent_once(&self, count: usize) {
+        let messages = self.sink.messages();
+        assert_eq!(messages.len(), count, "nothing else was sent");
+        let ids: std::collections::HashSet<Option<String>> =
+            messages.iter().map(|m| m.message_id()).collect();
+        assert_eq!(ids.len(), count, "no Message-ID twice");
     }
 
     /// Waits until an email to `to` whose subject contains `subject` arrives; returns it.

@@ -127,14 +127,7 @@ async fn kill_mid_push(fleet: &mut Fleet, people: &Population, i: usize) {
                 .any(|w| w.contact_id == contact)
         })
         .await;
-    fleet
-        .eventually("the mentor's email sent", || async {
-            fleet
-                .count("SELECT count(*) FROM email_outbox WHERE state = 'pending'")
-                .await
-                == 0
-        })
-        .await;
+    fleet.emails_sent().await;
     let owner = fleet
         .world
         .setup

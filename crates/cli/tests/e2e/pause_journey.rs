@@ -3,8 +3,6 @@
 //! the automatic resume on the date → listed again. Each effect exactly once, also when the same
 //! business date is run again.
 
-use std::collections::HashSet;
-
 use chrono::{Days, NaiveDate, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -128,15 +126,7 @@ pub async fn run(backend: Backend) {
     // Exactly once. The re-runs did nothing (above); every email they could have queued was queued
     // before this first scrape, so once the queue reads empty everything has been sent.
     world.emails_settled().await;
-    let subjects = |to: &str| -> Vec<String> {
-        let mut subjects: Vec<String> = world
-            .emails_to(to)
-            .iter()
-            .map(|m| m.subject().unwrap_or_default())
-            .collect();
-        subjects.sort();
-        subjects
-    };
+    let subjects = |to: &str| world.subjects(to);
     assert_eq!(
         subjects(MENTOR),
         [
@@ -155,14 +145,7 @@ pub async fn run(backend: Backend) {
     assert_eq!(subjects(COORDINATOR), expected);
     assert!(subjects(ADMIN).is_empty(), "{:?}", subjects(ADMIN));
     assert!(subjects(BYSTANDER).is_empty(), "{:?}", subjects(BYSTANDER));
-    assert_eq!(world.sink.messages().len(), 5, "nothing else was sent");
-    let ids: HashSet<Option<String>> = world
-        .sink
-        .messages()
-        .iter()
-        .map(|m| m.message_id())
-        .collect();
-    assert_eq!(ids.len(), 5, "five distinct Message-IDs");
+    world.assert_emails_sent_once(5);
 
     // The mentor's own in-app notifications: the notice and the resume, once each.
     let mine = world.get("/api/v1/notifications", &mentor).await;

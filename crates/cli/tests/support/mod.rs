@@ -80,20 +80,20 @@ impl Setup {
     }
 
     pub fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start mentor-status");
-        child
-            .stdin
-            .take()
-            .expect("stdin is piped")
-            .write_all(stdin.as_bytes())
-            .expect("write to stdin");
-        Run::of(child.wait_with_output().expect("wait for mentor-status"))
+        Run::with_stdin(self.command(args), stdin)
+    }
+
+    /// A user of `org` with `role` (through `users add`), and their API token.
+    pub fn login(&self, org: &str, email: &str, role: &str) -> String {
+        self.run(&[
+            "users", "add", "--org", org, "--email", email, "--role", role,
+        ])
+        .success();
+        self.run(&["users", "token", "--email", email])
+            .success()
+            .stdout
+            .trim()
+            .to_owned()
     }
 
     pub fn write(&self, name: &str, contents: &str) -> String {
@@ -132,6 +132,23 @@ pub struct Run {
 }
 
 impl Run {
+    /// Runs `command` with `stdin` on its standard input.
+    pub fn with_stdin(mut command: Command, stdin: &str) -> Run {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start mentor-status");
+        child
+            .stdin
+            .take()
+            .expect("stdin is piped")
+            .write_all(stdin.as_bytes())
+            .expect("write to stdin");
+        Run::of(child.wait_with_output().expect("wait for mentor-status"))
+    }
+
     pub fn of(output: Output) -> Run {
         Run {
             code: output.status.code(),

@@ -54,16 +54,17 @@ impl Default for SenderConfig {
 
 impl SenderConfig {
     /// What a transient failure leads to: another attempt after a backoff, or dead once the retry
-    /// budget, counted from the first failure, is spent.
+    /// budget, counted from the first failure, is spent. `first_failed_at` is stamped by the
+    /// database's clock, which the system clock follows, so the budget is judged by the system
+    /// clock — never by the engine's, which may be a rehearsal clock.
     pub(crate) fn after_transient_failure(
         &self,
-        now: DateTime<Utc>,
         attempts: u32,
         first_failed_at: Option<DateTime<Utc>>,
         error: String,
     ) -> DeliveryOutcome {
         let failing_for = first_failed_at
-            .and_then(|first| (now - first).to_std().ok())
+            .and_then(|first| (Utc::now() - first).to_std().ok())
             .unwrap_or_default();
         if failing_for >= self.retry_budget {
             return DeliveryOutcome::Dead {

@@ -120,14 +120,8 @@ impl<S: Store> WebhookSender<S> {
     }
 
     fn retry_or_give_up(&self, job: &WebhookJob, error: String) -> DeliveryOutcome {
-        // `first_failed_at` is stamped by the database's clock (which the system clock
-        // follows), not the engine's, which may be a rehearsal clock.
-        self.config.after_transient_failure(
-            chrono::Utc::now(),
-            job.attempts,
-            job.first_failed_at,
-            error,
-        )
+        self.config
+            .after_transient_failure(job.attempts, job.first_failed_at, error)
     }
 }
 

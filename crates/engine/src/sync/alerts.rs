@@ -15,8 +15,6 @@ pub(crate) enum SyncAlert {
     DeadLetters,
     /// A linked mentor's remote record does not exist.
     RecordNotFound,
-    /// Changes have waited longer than the backlog limit (Dynamics down, throttling, a stalled relay).
-    Backlog,
 }
 
 impl SyncAlert {
@@ -25,16 +23,13 @@ impl SyncAlert {
             SyncAlert::Credentials => "sync_credentials",
             SyncAlert::DeadLetters => "sync_dead_letters",
             SyncAlert::RecordNotFound => "sync_record_not_found",
-            SyncAlert::Backlog => "sync_backlog",
         }
     }
 
     fn severity(self) -> Severity {
         match self {
             SyncAlert::Credentials => Severity::Critical,
-            SyncAlert::DeadLetters | SyncAlert::RecordNotFound | SyncAlert::Backlog => {
-                Severity::Warning
-            }
+            SyncAlert::DeadLetters | SyncAlert::RecordNotFound => Severity::Warning,
         }
     }
 

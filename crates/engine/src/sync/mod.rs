@@ -3,7 +3,6 @@
 //! through the [`dataverse`] client.
 
 mod alerts;
-pub(crate) use alerts::SyncAlert;
 mod credentials;
 mod mapping;
 mod nightly;
