@@ -2,8 +2,13 @@
 //! commands beside it) with a real SMTP server and the Dataverse simulator, on PostgreSQL and on
 //! SQLite, moving the business date with `expiry run --as-of … --allow-future`.
 //!
-//! Each journey is one body generic over the backend, run once per backend. Everything waited for
-//! has a deadline of a few seconds (polling, no fixed sleeps); every effect is counted exactly.
+//! Each journey is one body generic over the backend, run once per backend; every effect is counted
+//! exactly.
+//!
+//! The rule this suite keeps: no fixed sleeps. A test waits for something only through
+//! `World::eventually` or `Fleet::eventually` (both `testkit::poll_until_watching`: poll every 50 ms, fail
+//! after a deadline naming what was awaited, with the servers' logs). The one sleep is an outage's
+//! own length in `faults.rs`, which is what that test is about.
 
 mod support;
 

@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use domain::Clock;
 use expiry::ExpiryConfig;
-use store::{ChangeOutcome, Conflict, Constraint, MentorChange, StoreError, StoreResult};
+use store::{MentorChange, StoreResult};
 
 /// The workflows, over one store and one clock. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -56,24 +56,22 @@ impl<S: store::Store> Engine<S> {
 
     /// Write user changes through a group-committing writer (see [`WriteBatcher`]); for servers.
     /// Must be called inside a Tokio runtime.
-    pub fn with_batched_writes(mut self, max_batch: usize, writers: usize) -> Self {
-        self.writer = Some(WriteBatcher::spawn(self.store.clone(), max_batch, writers));
+    pub fn with_batched_writes(self, max_batch: usize, writers: usize) -> Self {
+        let writer = WriteBatcher::spawn(self.store.clone(), max_batch, writers);
+        self.with_write_batcher(writer)
+    }
+
+    /// Write user changes through `writer`, a batching writer started elsewhere.
+    pub fn with_write_batcher(mut self, writer: WriteBatcher) -> Self {
+        self.writer = Some(writer);
         self
     }
 
     /// Apply one user change, through the batching writer when there is one.
     pub(crate) async fn apply_user_change(&self, change: MentorChange) -> StoreResult<()> {
-        let outcome = match &self.writer {
-            Some(writer) => writer.apply(change).await?,
-            None => return self.store.apply_change(change).await,
-        };
-        match outcome {
-            ChangeOutcome::Applied => Ok(()),
-            ChangeOutcome::LostRace => Err(StoreError::Conflict(Conflict::LostRace)),
-            ChangeOutcome::AlreadyRecorded => Err(StoreError::Conflict(Conflict::Constraint(
-                Constraint::HistoryIdempotencyKey,
-            ))),
-            ChangeOutcome::NotFound => Err(StoreError::not_found("mentor")),
+        match &self.writer {
+            Some(writer) => writer.apply(change).await?.into_result(),
+            None => self.store.apply_change(change).await,
         }
     }
 

@@ -11,7 +11,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use domain::{MentorId, OrgId};
-use store::{ChangeOutcome, MentorChange, Store, StoreError, StoreResult};
+use store::{ChangeOutcome, ChangeStore, MentorChange, StoreError, StoreResult};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 type Reply = oneshot::Sender<StoreResult<ChangeOutcome>>;
@@ -30,7 +30,7 @@ pub struct WriteBatcher {
 impl WriteBatcher {
     /// Start the writer on the current Tokio runtime: batches of at most `max_batch` changes, at most
     /// `writers` batches in flight at once.
-    pub fn spawn<S: Store>(store: S, max_batch: usize, writers: usize) -> Self {
+    pub fn spawn<S: ChangeStore>(store: S, max_batch: usize, writers: usize) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
         tokio::spawn(dispatch(store, queue, max_batch.max(1), writers.max(1)));
         Self { jobs }
@@ -50,7 +50,7 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the change writer has stopped".into())
 }
 
-async fn dispatch<S: Store>(
+async fn dispatch<S: ChangeStore>(
     store: S,
     mut queue: mpsc::UnboundedReceiver<Job>,
     max_batch: usize,
@@ -108,7 +108,7 @@ fn fits(job: &Job, org: OrgId, mentors: &mut HashSet<MentorId>) -> bool {
     job.change.org == org && mentors.insert(job.change.mentor)
 }
 
-async fn write<S: Store>(store: &S, batch: Vec<Job>) {
+async fn write<S: ChangeStore>(store: &S, batch: Vec<Job>) {
     let (changes, replies): (Vec<MentorChange>, Vec<Reply>) =
         batch.into_iter().map(|job| (job.change, job.reply)).unzip();
     if changes.len() == 1 {
@@ -135,7 +135,7 @@ async fn write<S: Store>(store: &S, batch: Vec<Job>) {
     }
 }
 
-async fn write_one<S: Store>(store: &S, change: MentorChange, reply: Reply) {
+async fn write_one<S: ChangeStore>(store: &S, change: MentorChange, reply: Reply) {
     let outcome = store
         .apply_changes(vec![change])
         .await

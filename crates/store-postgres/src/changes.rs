@@ -167,7 +167,7 @@ struct OutcomeRow {
     already_recorded: bool,
 }
 
-pub(crate) async fn apply_changes(
+async fn apply_changes(
     pool: &PgPool,
     changes: Vec<MentorChange>,
 ) -> StoreResult<Vec<ChangeOutcome>> {
@@ -269,4 +269,10 @@ async fn existing_mentors(pool: &PgPool, org: OrgId, ids: &[Uuid]) -> StoreResul
             .await
             .map_err(db_err)?;
     Ok(found.into_iter().collect())
+}
+
+impl store::ChangeStore for crate::PgStore {
+    async fn apply_changes(&self, changes: Vec<MentorChange>) -> StoreResult<Vec<ChangeOutcome>> {
+        apply_changes(&self.pool, changes).await
+    }
 }

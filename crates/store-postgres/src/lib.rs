@@ -30,14 +30,14 @@ use std::str::FromStr;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use store::{
-    Actor, AlertDeliveryPlan, AlertOpened, AlertRecord, ChangeOutcome, ClaimCounts, ClaimedMentor,
+    Actor, AlertDeliveryPlan, AlertOpened, AlertRecord, ClaimCounts, ClaimedMentor,
     CredentialCheck, DeadLetter, DeliveryClaim, DeliveryResult, DeliveryStatus, EmailJob,
     ExpiryWorklist, Finding, FindingRecord, FinishedRun, HistoryRecord, IdempotencyBegin,
-    MentorChange, MentorCursor, MentorFacts, MentorFilter, MentorPatch, MentorRecord, NewAlert,
-    NewMentor, NewOrg, NewRun, NewUser, Notification, Org, OrgSettings, OutboxDepth, Page,
-    ReminderClaim, ReminderRecord, ResumeNoticeClaim, RunFinish, RunId, RunRecord, SchemaStatus,
-    Store, StoreError, StoreResult, StoredResponse, SyncClaim, SyncPriority, SyncRecorded,
-    SyncResult, SyncSelection, SyncStatusRecord, SyncTarget, SyncWakeups, User, WebhookJob,
+    MentorCursor, MentorFacts, MentorFilter, MentorPatch, MentorRecord, NewAlert, NewMentor,
+    NewOrg, NewRun, NewUser, Notification, Org, OrgSettings, OutboxDepth, Page, ReminderClaim,
+    ReminderRecord, ResumeNoticeClaim, RunFinish, RunId, RunRecord, SchemaStatus, Store,
+    StoreError, StoreResult, StoredResponse, SyncClaim, SyncPriority, SyncRecorded, SyncResult,
+    SyncSelection, SyncStatusRecord, SyncTarget, SyncWakeups, User, WebhookJob,
 };
 use store::{LoginFailure, LoginFailureCounts, NewSession, SessionRecord, TokenHash};
 use uuid::Uuid;
@@ -206,10 +206,6 @@ impl Store for PgStore {
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         mentors::update_mentor(&self.pool, org, id, patch, at).await
-    }
-
-    async fn apply_changes(&self, changes: Vec<MentorChange>) -> StoreResult<Vec<ChangeOutcome>> {
-        changes::apply_changes(&self.pool, changes).await
     }
 
     async fn history(

@@ -17,7 +17,8 @@ use chrono::NaiveDate;
 use domain::{CertificationPeriod, Email, FullName, MentorId, MentorStatus, OrgId, Role};
 use mentor_status_store_postgres::PgStore;
 use store::{
-    Actor, Finding, MentorChange, NewCertification, NewMentor, NewUser, OrgSettings, RunId, Store,
+    Actor, ChangeStore, Finding, MentorChange, NewCertification, NewMentor, NewUser, OrgSettings,
+    RunId, Store,
 };
 use uuid::Uuid;
 

@@ -18,10 +18,7 @@ use crate::error::db_err;
 use crate::mentors::mentor_exists;
 use crate::time::Ts;
 
-pub(crate) async fn apply_changes(
-    db: &Db,
-    changes: Vec<MentorChange>,
-) -> StoreResult<Vec<ChangeOutcome>> {
+async fn apply_changes(db: &Db, changes: Vec<MentorChange>) -> StoreResult<Vec<ChangeOutcome>> {
     let Some(org) = changes.first().map(|c| c.org) else {
         return Ok(Vec::new());
     };
@@ -166,4 +163,10 @@ async fn already_recorded(conn: &mut SqliteConnection, key: &str) -> StoreResult
             .await
             .map_err(db_err)?;
     Ok(found.is_some())
+}
+
+impl store::ChangeStore for crate::SqliteStore {
+    async fn apply_changes(&self, changes: Vec<MentorChange>) -> StoreResult<Vec<ChangeOutcome>> {
+        apply_changes(&self.db, changes).await
+    }
 }

@@ -28,14 +28,14 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::{Email, MentorId, NotificationId, OrgId, OrgSlug, UserId};
 use sqlx::migrate::{MigrateError, Migrator};
 use store::{
-    Actor, AlertDeliveryPlan, AlertOpened, AlertRecord, ChangeOutcome, ClaimCounts, ClaimedMentor,
+    Actor, AlertDeliveryPlan, AlertOpened, AlertRecord, ClaimCounts, ClaimedMentor,
     CredentialCheck, DeadLetter, DeliveryClaim, DeliveryResult, DeliveryStatus, EmailJob,
     ExpiryWorklist, Finding, FindingRecord, FinishedRun, HistoryRecord, IdempotencyBegin,
-    MentorChange, MentorCursor, MentorFacts, MentorFilter, MentorPatch, MentorRecord, NewAlert,
-    NewMentor, NewOrg, NewRun, NewUser, Notification, Org, OrgSettings, OutboxDepth, Page,
-    ReminderClaim, ReminderRecord, ResumeNoticeClaim, RunFinish, RunId, RunRecord, SchemaStatus,
-    Store, StoreError, StoreResult, StoredResponse, SyncClaim, SyncPriority, SyncRecorded,
-    SyncResult, SyncSelection, SyncStatusRecord, SyncTarget, SyncWakeups, User, WebhookJob,
+    MentorCursor, MentorFacts, MentorFilter, MentorPatch, MentorRecord, NewAlert, NewMentor,
+    NewOrg, NewRun, NewUser, Notification, Org, OrgSettings, OutboxDepth, Page, ReminderClaim,
+    ReminderRecord, ResumeNoticeClaim, RunFinish, RunId, RunRecord, SchemaStatus, Store,
+    StoreError, StoreResult, StoredResponse, SyncClaim, SyncPriority, SyncRecorded, SyncResult,
+    SyncSelection, SyncStatusRecord, SyncTarget, SyncWakeups, User, WebhookJob,
 };
 use store::{LoginFailure, LoginFailureCounts, NewSession, SessionRecord, TokenHash};
 use uuid::Uuid;
@@ -185,10 +185,6 @@ impl Store for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         mentors::update_mentor(&self.db, org, id, patch, at).await
-    }
-
-    async fn apply_changes(&self, changes: Vec<MentorChange>) -> StoreResult<Vec<ChangeOutcome>> {
-        changes::apply_changes(&self.db, changes).await
     }
 
     async fn history(

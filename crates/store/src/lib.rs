@@ -1,6 +1,7 @@
 //! The Store: every use case the engine and the web layer need from persistence, stated as meanings
 //! ("apply this change if nobody else moved the mentor"), never as SQL. One crate per backend implements it.
 
+mod changes;
 #[cfg(feature = "contract")]
 pub mod contract;
 mod delivery;
@@ -17,6 +18,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::{Email, MentorId, NotificationId, OrgId, OrgSlug, UserId};
 use uuid::Uuid;
 
+pub use changes::ChangeStore;
 pub use delivery::{
     AlertDeliveryPlan, AlertEvent, ChannelTold, DeliveryClaim, DeliveryOutcome, DeliveryResult,
     DeliveryStatus, EmailJob, OrgRef, OutboxDepth, WebhookJob, alert_payload, due_alert_events,
@@ -51,7 +53,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Persistence for mentor-status. Implementations are cheap to clone (a pool handle) and safe to share.
 ///
 /// Every write method is one transaction: it commits whole or not at all.
-pub trait Store: Clone + Send + Sync + 'static {
+pub trait Store: ChangeStore {
     // --- schema and health ---
 
     /// Apply pending migrations.
@@ -119,29 +121,6 @@ pub trait Store: Clone + Send + Sync + 'static {
         patch: MentorPatch,
         at: DateTime<Utc>,
     ) -> impl Future<Output = StoreResult<()>> + Send;
-    /// The unit of work behind every status change and certification: compare-and-set on the expected
-    /// status and version, then certification, history, outbox and notifications, in one transaction.
-    /// `Conflict::LostRace` when the mentor moved meanwhile (re-read and decide again).
-    fn apply_change(&self, change: MentorChange) -> impl Future<Output = StoreResult<()>> + Send {
-        async move {
-            match self.apply_changes(vec![change]).await?.pop() {
-                Some(ChangeOutcome::Applied) => Ok(()),
-                Some(ChangeOutcome::LostRace) => Err(StoreError::Conflict(Conflict::LostRace)),
-                Some(ChangeOutcome::AlreadyRecorded) => Err(StoreError::Conflict(
-                    Conflict::Constraint(Constraint::HistoryIdempotencyKey),
-                )),
-                Some(ChangeOutcome::NotFound) | None => Err(StoreError::not_found("mentor")),
-            }
-        }
-    }
-    /// Many independent units of work (as [`Store::apply_change`]) in one transaction, at most one per
-    /// mentor. Each is compare-and-set on its own mentor; one that loses its race, names an unknown
-    /// mentor, or whose idempotency key is already in the history is skipped without affecting the
-    /// others. Returns one outcome per change, in order.
-    fn apply_changes(
-        &self,
-        changes: Vec<MentorChange>,
-    ) -> impl Future<Output = StoreResult<Vec<ChangeOutcome>>> + Send;
     /// Status history, newest first; `before` is the id of the last item of the previous page.
     fn history(
         &self,

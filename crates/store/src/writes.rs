@@ -7,7 +7,7 @@ use domain::{
 };
 use uuid::Uuid;
 
-use crate::{Actor, RunId};
+use crate::{Actor, Conflict, Constraint, RunId, StoreError, StoreResult};
 
 #[derive(Debug, Clone)]
 pub struct NewOrg {
@@ -143,6 +143,21 @@ pub enum ChangeOutcome {
     AlreadyRecorded,
     /// No such mentor in the organisation.
     NotFound,
+}
+
+impl ChangeOutcome {
+    /// A single change's outcome as the error its caller handles: a lost race or a recorded key is
+    /// a conflict, an unknown mentor is not found.
+    pub fn into_result(self) -> StoreResult<()> {
+        match self {
+            ChangeOutcome::Applied => Ok(()),
+            ChangeOutcome::LostRace => Err(StoreError::Conflict(Conflict::LostRace)),
+            ChangeOutcome::AlreadyRecorded => Err(StoreError::Conflict(Conflict::Constraint(
+                Constraint::HistoryIdempotencyKey,
+            ))),
+            ChangeOutcome::NotFound => Err(StoreError::not_found("mentor")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]

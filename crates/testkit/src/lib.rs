@@ -8,10 +8,12 @@
 #[cfg(feature = "backends")]
 pub mod backends;
 pub mod cluster;
+mod poll;
 
 #[cfg(feature = "backends")]
 pub use backends::{Postgres, Sqlite, SqliteDatabase, TestBackend};
 pub use cluster::PrivateCluster;
+pub use poll::{poll_until, poll_until_watching};
 
 use sqlx::{Connection, Executor, PgConnection};
 
@@ -28,9 +30,7 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// Create an empty database with a unique name.
     pub async fn create() -> TestDatabase {
-        let admin_url =
-            std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned());
-        Self::create_on(admin_url).await
+        Self::create_on(admin_url()).await
     }
 
     /// Create an empty database with a unique name on the server of `admin_url` (e.g. a
@@ -91,6 +91,11 @@ impl Drop for TestDatabase {
             eprintln!("warning: could not drop test database {}: {e}", self.name);
         }
     }
+}
+
+/// The admin connection to the test server: `TEST_DATABASE_URL`, or [`DEFAULT_ADMIN_URL`].
+pub fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned())
 }
 
 /// The same server URL with another database name.
@@ -162,7 +167,7 @@ mod tests {
         conn.close().await.unwrap();
         let name = db.name().to_owned();
         drop(db);
-        let mut admin = PgConnection::connect(DEFAULT_ADMIN_URL).await.unwrap();
+        let mut admin = PgConnection::connect(&admin_url()).await.unwrap();
         let exists: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
                 .bind(&name)

@@ -4,6 +4,8 @@
 //! alert stays open (the server still has the old secret) until the configuration has the new one,
 //! then resolves once → pushing works again.
 
+use std::collections::BTreeSet;
+
 use reqwest::Method;
 use serde_json::Value;
 
@@ -12,6 +14,33 @@ use crate::harness::{Backend, World};
 const COORDINATOR: &str = "coord@hlf.no";
 const NEW_SECRET: &str = "rotated-without-notice-9c2e";
 const CREDENTIALS_ALERT: &str = "sync_credentials";
+
+/// Waits until `count` more scheduled credential checks than `seen` have been refused, as the sync
+/// status reports them (each check records its time); returns the times seen so far.
+async fn refused_checks(
+    world: &World,
+    token: &str,
+    seen: BTreeSet<String>,
+    count: usize,
+) -> BTreeSet<String> {
+    let wanted = seen.len() + count;
+    let seen = std::cell::RefCell::new(seen);
+    world
+        .eventually(
+            &format!("{count} more refused credential checks"),
+            || async {
+                let status = world.get("/api/v1/sync/status", token).await;
+                let check = &status["last_credential_check"];
+                let mut seen = seen.borrow_mut();
+                if check["ok"] == false {
+                    seen.insert(check["checked_at"].as_str().expect("checked_at").to_owned());
+                }
+                seen.len() >= wanted
+            },
+        )
+        .await;
+    seen.into_inner()
+}
 
 /// The organisation's open alerts of `kind`, through the API.
 async fn open_alerts(world: &World, token: &str, kind: &str) -> Vec<Value> {
@@ -75,7 +104,7 @@ pub async fn run(backend: Backend) {
         })
         .await;
     // Several refused checks later, nothing went out and the alert is still the one alert.
-    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let refused = refused_checks(&world, &coordinator, BTreeSet::new(), 3).await;
     assert!(world.listed(kari) && world.listed(ola), "nothing pushed");
     assert_eq!(
         world.hooks.events(),
@@ -109,14 +138,20 @@ pub async fn run(backend: Backend) {
         0
     );
 
-    // 4. The server still runs with the old secret: the alert stays open, not posted again.
-    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    // 4. The server still runs with the old secret: its next checks are refused, the alert stays
+    //    open and is not posted again.
+    refused_checks(&world, &coordinator, refused, 2).await;
     assert_eq!(
         open_alerts(&world, &coordinator, CREDENTIALS_ALERT)
             .await
             .len(),
         1,
         "break-glass proves the new secret, not the configuration"
+    );
+    assert_eq!(
+        world.hooks.events(),
+        vec![("opened".to_owned(), CREDENTIALS_ALERT.to_owned())],
+        "still one post for the one alert"
     );
 
     // 5. The operator puts the new secret into the configuration and restarts: the first check

@@ -14,7 +14,7 @@ use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
-use crate::harness::{ORG, VISIBILITY_FIELD, World, poll_until};
+use crate::harness::{ORG, VISIBILITY_FIELD, World};
 use crate::model::{Model, oslo};
 use crate::support::{Server, Setup, free_port};
 
@@ -206,7 +206,7 @@ impl Fleet {
         F: FnMut() -> Fut,
         Fut: Future<Output = bool>,
     {
-        poll_until(what, NIGHT, check, || self.exited(), || self.logs()).await
+        testkit::poll_until_watching(what, NIGHT, check, || self.exited(), || self.logs()).await
     }
 
     /// How a running instance ended unasked, if one did.

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dataverse_sim::{SimConfig, Simulator};
 use reqwest::{Method, StatusCode};
@@ -92,36 +92,6 @@ impl WebhookReceiver {
                 )
             })
             .collect()
-    }
-}
-
-/// Polls `check` every 50 ms until it holds and returns how long that took. Fails after `deadline`,
-/// or at once when `exited` names a process that ended, showing `logs`.
-pub async fn poll_until<F, Fut>(
-    what: &str,
-    deadline: Duration,
-    mut check: F,
-    exited: impl Fn() -> Option<String>,
-    logs: impl Fn() -> String,
-) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let started = Instant::now();
-    loop {
-        if check().await {
-            return started.elapsed();
-        }
-        if let Some(how) = exited() {
-            panic!("{how} while waiting for: {what}\n{}", logs());
-        }
-        assert!(
-            started.elapsed() < deadline,
-            "not within {deadline:?}: {what}\n{}",
-            logs()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -325,7 +295,8 @@ impl World {
         F: FnMut() -> Fut,
         Fut: Future<Output = bool>,
     {
-        poll_until(what, SECONDS, check, || self.exited(), || self.server_log()).await
+        testkit::poll_until_watching(what, SECONDS, check, || self.exited(), || self.server_log())
+            .await
     }
 
     /// How `serve` ended, if it has.

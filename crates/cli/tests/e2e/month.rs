@@ -78,6 +78,11 @@ pub async fn run() {
     let processes = fleet
         .count("SELECT count(DISTINCT instance) FROM job_runs")
         .await;
+    // At least the killed instance and the one that took its night over made runs.
+    assert!(
+        processes >= 2,
+        "the nights were run by {processes} process(es), not shared"
+    );
     night_times.sort();
     eprintln!(
         "a month on {INSTANCES} instances ({processes} processes made its runs), {MENTORS} mentors: \

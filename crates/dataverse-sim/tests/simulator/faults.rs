@@ -123,14 +123,26 @@ async fn shutdown_ends_hanging_requests_at_once() {
     sim.faults().set_timeout_share(1.0);
     let url = format!("{}/api/data/v9.2/WhoAmI", sim.base_url());
     let hanging = tokio::spawn(async move { http.get(url).bearer_auth(token).send().await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Shut down only once the request is hanging inside the simulator.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sim.stats().timeouts == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the request never started hanging"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!hanging.is_finished(), "still waiting for its answer");
 
     let started = Instant::now();
     sim.shutdown().await;
 
     assert!(started.elapsed() < Duration::from_secs(5));
-    let answer = hanging.await.expect("task");
-    assert!(answer.is_err() || answer.is_ok_and(|r| r.status() == 503));
+    let answer = hanging
+        .await
+        .expect("task")
+        .expect("an answer, not a dropped connection");
+    assert_eq!(answer.status(), 503, "the simulator's shutting-down answer");
 }
 
 #[tokio::test]

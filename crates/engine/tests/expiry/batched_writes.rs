@@ -3,10 +3,47 @@ use std::sync::Arc;
 use domain::{ActionKind, MentorStatus, Reason, Transition};
 use engine::WriteBatcher;
 use futures::future::join_all;
-use store::{Actor, ChangeOutcome, MentorChange, Store};
+use store::{Actor, ChangeOutcome, ChangeStore, MentorChange, Store, StoreResult};
 use testkit::TestBackend;
 
 use crate::helpers::*;
+
+/// A store that records the size of every batch written through it, then writes it. Its first write
+/// is slow (a disk under load), so the changes that arrive meanwhile queue behind it.
+#[derive(Clone)]
+struct RecordingStore<S> {
+    inner: S,
+    batches: Arc<std::sync::Mutex<Vec<usize>>>,
+}
+
+impl<S> RecordingStore<S> {
+    const FIRST_WRITE: std::time::Duration = std::time::Duration::from_millis(300);
+
+    fn new(inner: S) -> Self {
+        Self {
+            inner,
+            batches: Arc::default(),
+        }
+    }
+
+    fn batches(&self) -> Vec<usize> {
+        self.batches.lock().unwrap().clone()
+    }
+}
+
+impl<S: ChangeStore> ChangeStore for RecordingStore<S> {
+    async fn apply_changes(&self, changes: Vec<MentorChange>) -> StoreResult<Vec<ChangeOutcome>> {
+        let first = {
+            let mut batches = self.batches.lock().unwrap();
+            batches.push(changes.len());
+            batches.len() == 1
+        };
+        if first {
+            tokio::time::sleep(Self::FIRST_WRITE).await;
+        }
+        self.inner.apply_changes(changes).await
+    }
+}
 
 fn pause_change<B: TestBackend>(
     world: &World<B>,
@@ -43,7 +80,8 @@ async fn concurrent_changes_are_written_together_each_with_its_own_outcome<B: Te
     for n in 0..40 {
         ids.push(world.mentor(&format!("Mentor {n}"), "2027-01-01").await);
     }
-    let batcher = WriteBatcher::spawn(world.store.clone(), 16, 2);
+    let recording = RecordingStore::new(world.store.clone());
+    let batcher = WriteBatcher::spawn(recording.clone(), 16, 2);
     // One change breaks a CHECK (a return date on an active mentor), failing its whole statement:
     // the batcher writes that batch again one by one, so only that change fails.
     let mut changes: Vec<MentorChange> = ids
@@ -79,11 +117,22 @@ async fn concurrent_changes_are_written_together_each_with_its_own_outcome<B: Te
             .await,
         38
     );
+    // Written together: changes queued while a batch is being written go out in batches of at most
+    // 16, and the batch with the broken change is written again one change at a time.
+    let batches = recording.batches();
+    assert!(batches.iter().all(|&n| n <= 16), "{batches:?}");
+    assert!(batches.iter().any(|&n| n > 1), "no batching: {batches:?}");
+    assert!(
+        batches.iter().sum::<usize>() > 40,
+        "the failed batch's changes written again: {batches:?}"
+    );
 }
 
 async fn the_engine_writes_api_changes_through_the_batcher<B: TestBackend>() {
     let world = world::<B>(RUN_DAY).await;
-    let engine = engine_on(world.store.clone(), &world.clock).with_batched_writes(8, 1);
+    let recording = RecordingStore::new(world.store.clone());
+    let engine = engine_on(world.store.clone(), &world.clock)
+        .with_write_batcher(WriteBatcher::spawn(recording.clone(), 8, 1));
     let mut ids = Vec::new();
     for n in 0..20 {
         ids.push(world.mentor(&format!("Mentor {n}"), "2027-01-01").await);
@@ -108,6 +157,13 @@ async fn the_engine_writes_api_changes_through_the_batcher<B: TestBackend>() {
         world.scalar("SELECT count(*) FROM sync_outbox").await,
         40,
         "registration + pause each"
+    );
+    // Through the batcher: every pause written by it, and concurrent ones together.
+    let batches = recording.batches();
+    assert_eq!(batches.iter().sum::<usize>(), 20, "{batches:?}");
+    assert!(
+        batches.iter().all(|&n| n <= 8) && batches.iter().any(|&n| n > 1),
+        "concurrent requests share batches of at most 8: {batches:?}"
     );
     let stored = world.store.mentor(world.org.id, ids[3]).await.unwrap();
     assert_eq!(

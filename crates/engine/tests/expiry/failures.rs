@@ -5,9 +5,11 @@ use testkit::TestBackend;
 
 use crate::helpers::*;
 
-/// A trigger that refuses every `certification_expired` notification with an error naming
-/// `test_no_expiry_notices` (SQLite cannot add a CHECK constraint to an existing table).
-async fn refuse_expiry_notices<B: TestBackend>(world: &World<B>) {
+/// A trigger that refuses the `certification_expired` notification about `mentor` only, with an error
+/// naming `test_no_expiry_notices` (SQLite cannot add a CHECK constraint to an existing table).
+async fn refuse_expiry_notice_of<B: TestBackend>(world: &World<B>, mentor: domain::MentorId) {
+    // SQLite keeps uuids as 16-byte BLOBs, PostgreSQL as uuid.
+    let hex = mentor.to_string().replace('-', "");
     if B::NAME == "postgres" {
         world
             .execute(
@@ -16,18 +18,19 @@ async fn refuse_expiry_notices<B: TestBackend>(world: &World<B>) {
             )
             .await;
         world
-            .execute(
+            .execute(&format!(
                 "CREATE TRIGGER test_no_expiry_notices BEFORE INSERT ON notifications FOR EACH ROW \
-                 WHEN (NEW.kind = 'certification_expired') EXECUTE FUNCTION test_no_expiry_notices()",
-            )
+                 WHEN (NEW.kind = 'certification_expired' AND NEW.mentor_id = '{mentor}') \
+                 EXECUTE FUNCTION test_no_expiry_notices()"
+            ))
             .await;
     } else {
         world
-            .execute(
+            .execute(&format!(
                 "CREATE TRIGGER test_no_expiry_notices BEFORE INSERT ON notifications \
-                 WHEN NEW.kind = 'certification_expired' \
-                 BEGIN SELECT RAISE(ABORT, 'test_no_expiry_notices'); END",
-            )
+                 WHEN NEW.kind = 'certification_expired' AND NEW.mentor_id = X'{hex}' \
+                 BEGIN SELECT RAISE(ABORT, 'test_no_expiry_notices'); END"
+            ))
             .await;
     }
 }
@@ -46,8 +49,10 @@ async fn a_failed_run_records_its_error_and_leaves_no_half_applied_batch<B: Test
     let world = world::<B>(RUN_DAY).await;
     let population = populate(&world).await;
     let effects_before = world.effects().await;
-    // Make every expiry notice fail to insert: the batch statement that carries it must fail whole.
-    refuse_expiry_notices(&world).await;
+    // Only the notice of a mentor in the middle of the batch fails to insert: the batch must fail
+    // whole, so the mentors before it in the batch are not lapsed either.
+    assert_eq!(population.lapsed.len(), 6);
+    refuse_expiry_notice_of(&world, population.lapsed[3]).await;
     let error = world
         .engine
         .run_expiry(&world.org, date(RUN_DAY))

@@ -60,26 +60,55 @@ async fn the_nightly_sync_queues_mentors_whose_pushed_version_is_behind<B: TestB
     assert_eq!(w.mentor_sync_state(links[1].0).await, "in_sync");
 }
 
+/// A clock that moves one millisecond forward each time it is read, so every recorded instant
+/// tells the order the engine read them in.
+#[derive(Debug)]
+struct SteppingClock(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl domain::Clock for SteppingClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        let mut now = self.0.lock().unwrap();
+        *now += chrono::Duration::milliseconds(1);
+        *now
+    }
+}
+
 async fn the_scheduler_runs_the_listing_sync_once_a_day_after_the_expiry_run<B: TestBackend>() {
     let w = world::<B>().await;
     w.linked_mentors(2).await;
-    let scheduler =
-        engine::scheduler::Scheduler::new(w.engine.clone(), std::time::Duration::from_secs(1));
+    let clock = SteppingClock(std::sync::Mutex::new(w.engine.clock().now()));
+    let engine =
+        engine::Engine::new(w.store.clone(), std::sync::Arc::new(clock)).with_listing_sync(
+            engine::sync::ListingSync::new(vec![(*w.integration).clone()], w.config.clone()),
+        );
+    let scheduler = engine::scheduler::Scheduler::new(engine, std::time::Duration::from_secs(1));
     scheduler.tick().await.unwrap();
     scheduler.tick().await.unwrap();
-    // The run log through the store, in the order the runs started.
-    let mut log = w.store.runs(w.org.id, 10, None).await.unwrap().items;
-    log.sort_by(|a, b| (a.started_at, &a.job).cmp(&(b.started_at, &b.job)));
-    let runs: Vec<(String, String)> = log
-        .into_iter()
-        .map(|run| (run.job, run.outcome.as_str().to_owned()))
+    // Once a day: two ticks, one run of each.
+    let log = w.store.runs(w.org.id, 10, None).await.unwrap().items;
+    let jobs: Vec<(&str, &str)> = log
+        .iter()
+        .map(|run| (run.job.as_str(), run.outcome.as_str()))
         .collect();
+    assert_eq!(jobs.len(), 2, "{jobs:?}");
+    let expiry = log
+        .iter()
+        .find(|run| run.job == "expiry")
+        .expect("an expiry run");
+    let listing = log
+        .iter()
+        .find(|run| run.job == "listing_sync")
+        .expect("a listing sync run");
     assert_eq!(
-        runs,
-        vec![
-            ("expiry".to_owned(), "succeeded".to_owned()),
-            ("listing_sync".to_owned(), "succeeded".to_owned())
-        ]
+        (expiry.outcome, listing.outcome),
+        (RunOutcome::Succeeded, RunOutcome::Succeeded)
+    );
+    // After: the listing sync started once the expiry run had finished.
+    let expiry_finished = expiry.finished_at.expect("the expiry run finished");
+    assert!(
+        listing.started_at > expiry_finished,
+        "listing sync started {} before the expiry run finished {expiry_finished}",
+        listing.started_at
     );
     assert!(
         w.engine

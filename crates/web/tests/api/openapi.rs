@@ -33,21 +33,99 @@ async fn served_document<B: TestBackend>(app: &TestApp<B>) -> Value {
     reply.body
 }
 
+/// Every path literal the web crate's source declares: the `path = "/…"` of each `#[utoipa::path]`
+/// and the first argument of each `.route(…)`. Read from the files, not from the route table, so a
+/// route added outside the table is found too.
+fn declared_paths() -> BTreeSet<String> {
+    fn scan(dir: &std::path::Path, found: &mut BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                scan(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for marker in ["path = \"", ".route(\""] {
+                    for (at, _) in text.match_indices(marker) {
+                        let rest = &text[at + marker.len()..];
+                        found.insert(rest[..rest.find('"').unwrap()].to_owned());
+                    }
+                }
+                // `.route(` with its path on the next line.
+                for (at, _) in text.match_indices(".route(\n") {
+                    let rest = text[at + 8..].trim_start();
+                    if let Some(rest) = rest.strip_prefix('"') {
+                        found.insert(rest[..rest.find('"').unwrap()].to_owned());
+                    }
+                }
+            }
+        }
+    }
+    let mut found = BTreeSet::new();
+    scan(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut found,
+    );
+    found.retain(|p| p.starts_with('/'));
+    found
+}
+
+/// The methods the running router answers at `path`: a routed path answers the methods it has no
+/// handler for with 405, an unrouted one falls through to the 404 fallback for every method.
+async fn answered_methods<B: TestBackend>(app: &TestApp<B>, url: &str) -> BTreeSet<String> {
+    let mut answered = BTreeSet::new();
+    let mut routed = false;
+    for method in METHODS.map(|m| m.to_uppercase()) {
+        let reply = app
+            .call(
+                Method::from_bytes(method.as_bytes()).unwrap(),
+                url,
+                Some(&app.admin.token),
+                None,
+            )
+            .await;
+        if reply.status == StatusCode::METHOD_NOT_ALLOWED {
+            routed = true;
+        } else {
+            answered.insert(method);
+        }
+    }
+    if routed { answered } else { BTreeSet::new() }
+}
+
 async fn every_route_of_the_router_is_in_the_served_document_and_nothing_else<B: TestBackend>() {
     let app = spawn_app::<B>().await;
     let document = served_document(&app).await;
     assert_eq!(document["openapi"], "3.1.0");
+    let described = operations(&document);
 
-    let (_, routes) = web::api_description::<B::Store>();
-    let routed: BTreeSet<(String, String)> = routes
-        .iter()
-        .map(|r| (r.method.to_string(), r.path.clone()))
+    let declared = declared_paths();
+    for path in [
+        "/api/v1/mentors/{id}",
+        "/healthz",
+        "/mentors/{id}",
+        "/login",
+    ] {
+        assert!(declared.contains(path), "the source scan finds {path}");
+    }
+    // The API and the service endpoints are described; the dashboard's HTML pages are not.
+    let candidates: BTreeSet<String> = declared
+        .into_iter()
+        .filter(|p| {
+            p.starts_with("/api/") || ["/healthz", "/readyz", "/metrics"].contains(&p.as_str())
+        })
+        .chain(described.iter().map(|(_, p)| p.clone()))
         .collect();
-    assert_eq!(routed.len(), routes.len(), "no route is registered twice");
+    let id = app.own_mentor.to_string();
+    let mut probed = BTreeSet::new();
+    for path in &candidates {
+        let url = path.replace("{id}", &id);
+        for method in answered_methods(&app, &url).await {
+            probed.insert((method, path.clone()));
+        }
+    }
     assert_eq!(
-        routed,
-        operations(&document),
-        "the router's routes and the document's operations"
+        probed, described,
+        "the operations the running router answers and the document's operations"
     );
     for path in [
         "/api/v1/openapi.json",
@@ -56,46 +134,9 @@ async fn every_route_of_the_router_is_in_the_served_document_and_nothing_else<B:
         "/api/v1/mentors/{id}",
     ] {
         assert!(
-            routed.iter().any(|(_, p)| p == path),
+            described.iter().any(|(_, p)| p == path),
             "{path} is routed and described"
         );
-    }
-
-    // The router answers each of them (never with its 404 fallback or a 405), and no other method
-    // of their paths.
-    let paths: BTreeSet<&String> = routed.iter().map(|(_, p)| p).collect();
-    let id = app.own_mentor.to_string();
-    for path in paths {
-        let url = path.replace("{id}", &id);
-        for method in METHODS.map(|m| m.to_uppercase()) {
-            let described = routed.contains(&(method.clone(), path.clone()));
-            let reply = app
-                .call(
-                    Method::from_bytes(method.as_bytes()).unwrap(),
-                    &url,
-                    Some(&app.admin.token),
-                    None,
-                )
-                .await;
-            if described {
-                assert!(
-                    reply.status != StatusCode::METHOD_NOT_ALLOWED
-                        && !(reply.status == StatusCode::NOT_FOUND
-                            && reply.body["detail"] == "not found"
-                            && !path.contains("{id}")
-                            && path != "/metrics"),
-                    "{method} {url} is routed: {} {}",
-                    reply.status,
-                    reply.body
-                );
-            } else {
-                assert_eq!(
-                    reply.status,
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "{method} {url} is not routed"
-                );
-            }
-        }
     }
 }
 

@@ -108,9 +108,55 @@ async fn cookies_are_http_only_same_site_and_secure_behind_tls<B: TestBackend>()
     let page = configured.browser().login("coord@hlf.no", PASSWORD).await;
     assert!(page.cookie("ms_session").unwrap().contains("; Secure"));
 
-    // Pages are not cached, framed or sniffed.
-    let mentors = plain.get("/mentors").await;
-    assert_eq!(mentors.status, StatusCode::OK);
+    // Pages are not cached, framed or sniffed: every kind of answer the dashboard gives.
+    let mut anonymous = app.browser();
+    anonymous.get("/").await.assert_private("GET / signed out");
+    anonymous.get("/login").await.assert_private("GET /login");
+    anonymous
+        .get("/mentors")
+        .await
+        .assert_private("GET /mentors signed out");
+    let refused = anonymous.login("coord@hlf.no", "not the password").await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    refused.assert_private("POST /login refused");
+    let unknown = uuid::Uuid::now_v7();
+    let own = app.own_mentor;
+    for path in [
+        "/".to_owned(),
+        "/mentors".to_owned(),
+        format!("/mentors/{own}"),
+        format!("/mentors/{unknown}"),
+        "/sync".to_owned(),
+        "/alerts".to_owned(),
+        "/runs".to_owned(),
+        "/settings".to_owned(),
+    ] {
+        let page = plain.get(&path).await;
+        assert!(
+            page.status.is_success()
+                || page.status.is_redirection()
+                || page.status.is_client_error(),
+            "GET {path}: {}",
+            page.status
+        );
+        page.assert_private(&format!("GET {path} ({})", page.status));
+    }
+    let mut admin = app.browser().logged_in("admin@hlf.no").await;
+    let settings = admin.get("/settings").await;
+    assert_eq!(settings.status, StatusCode::OK);
+    settings.assert_private("GET /settings as admin");
+    let mentor = plain.get(&format!("/mentors/{own}")).await;
+    let csrf = mentor.csrf();
+    let acted = plain
+        .post(
+            &format!("/mentors/{own}/pause"),
+            &[("csrf", csrf.as_str()), ("reason", "ferie")],
+        )
+        .await;
+    assert!(acted.status.is_redirection(), "{}", acted.body);
+    acted.assert_private("POST a form");
+    let logout = plain.post("/logout", &[("csrf", csrf.as_str())]).await;
+    logout.assert_private("POST /logout");
 }
 
 async fn forms_without_the_sessions_csrf_token_are_refused_and_change_nothing<B: TestBackend>() {

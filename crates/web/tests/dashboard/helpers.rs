@@ -208,6 +208,7 @@ impl<B: TestBackend> DashApp<B> {
 #[derive(Debug)]
 pub struct Page {
     pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
     pub location: Option<String>,
     pub set_cookies: Vec<String>,
     pub body: String,
@@ -232,6 +233,33 @@ impl Page {
         assert!(location.starts_with("/login"), "to {location}");
     }
 
+    /// A private page: never cached, framed or sniffed, and no script or outside resource allowed.
+    #[track_caller]
+    pub fn assert_private(&self, what: &str) {
+        let header = |name: &str| {
+            self.headers
+                .get(name)
+                .unwrap_or_else(|| panic!("{what}: no {name} header"))
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(header("cache-control"), "no-store", "{what}");
+        assert_eq!(header("x-frame-options"), "DENY", "{what}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{what}");
+        let csp = header("content-security-policy");
+        for directive in [
+            "default-src 'none'",
+            "style-src 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(csp.contains(directive), "{what}: {csp}");
+        }
+        assert!(!csp.contains("script-src"), "{what}: no scripts: {csp}");
+    }
+
     pub fn cookie(&self, name: &str) -> Option<&str> {
         self.set_cookies
             .iter()
@@ -248,6 +276,7 @@ pub fn field_value(html: &str, name: &str) -> Option<String> {
 }
 
 /// A browser without JavaScript: keeps cookies, follows nothing by itself.
+#[derive(Clone)]
 pub struct Browser {
     base: String,
     http: reqwest::Client,
@@ -303,9 +332,11 @@ impl Browser {
                 self.cookies.insert(name.to_owned(), value.to_owned());
             }
         }
+        let headers = response.headers().clone();
         let body = response.text().await.unwrap();
         Page {
             status,
+            headers,
             location,
             set_cookies,
             body,

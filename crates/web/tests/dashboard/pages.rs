@@ -111,9 +111,19 @@ async fn pages_speak_the_organisations_language_or_the_users_own<B: TestBackend>
         .await
         .unwrap();
     // Another instance's change shows within the organisation cache's few seconds.
-    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    testkit::poll_until(
+        "the organisation's new language on the page",
+        std::time::Duration::from_secs(10),
+        || {
+            let mut browser = browser.clone();
+            async move {
+                let page = browser.get("/mentors").await;
+                page.body.contains("<html lang=\"en\">")
+            }
+        },
+    )
+    .await;
     let page = browser.get("/mentors").await;
-    assert!(page.body.contains("<html lang=\"en\">"), "{}", page.body);
     assert!(page.body.contains("Certification expires within (days)"));
 
     // A user's own language wins over the organisation's.
