@@ -1,4 +1,4 @@
-//! A simulated month on several instances (issue 8): `BENCH_INSTANCES` (3) `mentor-status serve`
+//! A simulated month on several instances: `BENCH_INSTANCES` (3) `mentor-status serve`
 //! processes of a release build on ONE PostgreSQL database, with their scheduler, listing sync relays
 //! and email senders all running, walk `BENCH_NIGHTS` (31) business dates of an organisation of
 //! `BENCH_MENTORS` (100,000) mentors, every one linked to a contact of the Dataverse simulator. The

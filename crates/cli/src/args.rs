@@ -1,4 +1,4 @@
-//! The command line, as DESIGN.md §4 defines it.
+//! The command line: every command, flag and exit code of `mentor-status` (docs/cli.md describes them).
 
 use std::path::PathBuf;
 
@@ -39,7 +39,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the JSON API until SIGINT or SIGTERM (the database schema must be current)
+    /// Serve the JSON API and the dashboard until SIGINT or SIGTERM (PostgreSQL: the schema must be current; SQLite migrates itself)
     Serve(ServeArgs),
     /// Apply pending database migrations (safe to run again)
     Migrate,

@@ -20,7 +20,8 @@ pub const SMTP_PASSWORD_KEY: &str = "smtp.password";
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpSection {
-    /// `smtp://host:port` (STARTTLS when offered; `?tls=required` insists) or `smtps://host:port`.
+    /// `smtps://host:port`, or `smtp://host:port` with `?tls=required` (STARTTLS),
+    /// `?tls=opportunistic`, or nothing (unencrypted).
     #[serde(default)]
     pub url: Option<String>,
     /// The sender: `Likeperson <noreply@example.org>`.

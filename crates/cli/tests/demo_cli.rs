@@ -12,8 +12,12 @@ use secrecy::SecretString;
 use serde_json::json;
 use support::{Server, Setup, free_port, get_json};
 
-/// What the demo's banner says: the coordinator's token and how to reach the simulator.
+/// What the demo's banner says: the dashboard and its login, the coordinator's token and how to
+/// reach the simulator.
 struct Banner {
+    dashboard: String,
+    email: String,
+    password: String,
     token: String,
     sim_url: String,
     sim_token_url: String,
@@ -27,9 +31,19 @@ fn read_banner(stdout: ChildStdout) -> Option<Banner> {
     let mut sim = None;
     let mut token_endpoint = None;
     let mut token = None;
+    let mut dashboard = None;
+    let mut login = None;
     for line in lines.by_ref() {
         let line = line.trim().to_owned();
-        if let Some(rest) = line.strip_prefix("Dynamics stand-in") {
+        if let Some(rest) = line.strip_prefix("Dashboard") {
+            dashboard = Some(rest.trim().to_owned());
+        } else if let Some(rest) = line.strip_prefix("demo login") {
+            // `<email> / <password>`
+            login = rest
+                .trim()
+                .split_once(" / ")
+                .map(|(e, p)| (e.to_owned(), p.to_owned()));
+        } else if let Some(rest) = line.strip_prefix("Dynamics stand-in") {
             sim = rest.split_whitespace().next().map(str::to_owned);
         } else if let Some(rest) = line.strip_prefix("its token endpoint") {
             // `<url> (client <id>, secret <secret>)`
@@ -49,7 +63,11 @@ fn read_banner(stdout: ChildStdout) -> Option<Banner> {
     }
     std::thread::spawn(move || lines.for_each(drop));
     let (sim_token_url, client_id, client_secret) = token_endpoint?;
+    let (email, password) = login?;
     Some(Banner {
+        dashboard: dashboard?,
+        email,
+        password,
         token: token?,
         sim_url: sim?,
         sim_token_url,
@@ -115,12 +133,50 @@ async fn shown_on_website(banner: &Banner, contact_id: &str) -> bool {
     contact[dataverse_sim::demo::VISIBILITY_FIELD] == json!(true)
 }
 
-/// `serve --demo` on an empty database: ready, its banner's token works, the demo mentors are listed,
-/// a pause hides the mentor in the simulator and a resume shows them again; a second start creates
-/// nothing twice.
+/// Signs in to the dashboard at `dashboard` as a browser would (the login form's CSRF cookie and
+/// field, then the form); the status of the answer.
+async fn dashboard_sign_in(dashboard: &str, email: &str, password: &str) -> reqwest::StatusCode {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = client
+        .get(format!("{dashboard}login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    let cookie = form
+        .headers()
+        .get("set-cookie")
+        .expect("the login form sets its CSRF cookie")
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let body = form.text().await.unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let at = body.find(marker).expect("a csrf field") + marker.len();
+    let csrf = &body[at..at + body[at..].find('"').unwrap()];
+    client
+        .post(format!("{dashboard}login"))
+        .header("cookie", cookie)
+        .form(&[("csrf", csrf), ("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// `serve --demo` on an empty database: ready, its banner's dashboard login and token work, the demo
+/// mentors are listed, a pause hides the mentor in the simulator and a resume shows them again; a
+/// second start creates nothing twice and gives a new dashboard password.
 async fn serve_demo_starts_empty_and_a_pause_hides_the_mentor(setup: Setup) {
     let client = reqwest::Client::new();
     let mut chosen: Option<(String, String)> = None;
+    let mut earlier_password: Option<String> = None;
     for start in 0..2 {
         let (server, banner, base) = start_demo(&setup, &format!("demo-{start}")).await;
         let ready = client.get(format!("{base}/readyz")).send().await;
@@ -128,6 +184,20 @@ async fn serve_demo_starts_empty_and_a_pause_hides_the_mentor(setup: Setup) {
             ready.as_ref().is_ok_and(|r| r.status() == 200),
             "not ready: {ready:?}"
         );
+        assert_eq!(banner.dashboard, format!("{base}/"));
+        assert_eq!(
+            dashboard_sign_in(&banner.dashboard, &banner.email, &banner.password).await,
+            reqwest::StatusCode::SEE_OTHER,
+            "the printed demo login signs in"
+        );
+        if let Some(old) = earlier_password.replace(banner.password.clone()) {
+            assert_ne!(old, banner.password);
+            assert_eq!(
+                dashboard_sign_in(&banner.dashboard, &banner.email, &old).await,
+                reqwest::StatusCode::UNAUTHORIZED,
+                "the last start's password no longer works"
+            );
+        }
         let mentors = get_json(
             &client,
             format!("{base}/api/v1/mentors?limit=200"),

@@ -1,6 +1,6 @@
 //! `mentor-status expiry run` and the scheduler inside `serve`, run as an operator runs them: the
-//! real binary against its own PostgreSQL database per test. Includes the crash-safety check of
-//! issue 3: runs killed (SIGKILL) at several points, then re-run, end where one clean run ends.
+//! real binary against its own PostgreSQL database per test. Includes the crash-safety check: runs
+//! killed (SIGKILL) at several points, then re-run, end where one clean run ends.
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! The transition table of DESIGN.md §1 as one pure function:
+//! The transition table of mentor statuses as one pure function:
 //! `(status, action, facts) -> Result<Transition, Refusal>`.
 
 use chrono::NaiveDate;
@@ -194,7 +194,7 @@ mod tests {
         Reason::parse("ferie").unwrap()
     }
 
-    /// DESIGN.md §1's table, written independently of `decide`: (from, action, certification valid) -> to.
+    /// The transition table, written independently of `decide`: (from, action, certification valid) -> to.
     fn expected(
         from: MentorStatus,
         kind: ActionKind,

@@ -1,4 +1,4 @@
-//! Benchmark of email delivery (issue 6): BENCH_EMAILS (default 10,000) certification reminders
+//! Benchmark of email delivery: BENCH_EMAILS (default 10,000) certification reminders
 //! queued by a real nightly run, then sent by one `EmailSender` with the default configuration
 //! (pool of 16 connections, at most 500 per second) to an SMTP server on 127.0.0.1 (smtp-sink, in this
 //! process; it forgets messages as they are counted, so the memory figures are the sender's).

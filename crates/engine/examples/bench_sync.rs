@@ -1,4 +1,4 @@
-//! Benchmark of the listing sync (issue 4) against the Dataverse simulator over real HTTP and a
+//! Benchmark of the listing sync against the Dataverse simulator over real HTTP and a
 //! fresh PostgreSQL database (dropped at the end):
 //!
 //! 1. Full push: BENCH_SYNC_MENTORS (default 100,000) linked mentors, the simulator limited to 600

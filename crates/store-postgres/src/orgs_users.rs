@@ -144,3 +144,22 @@ pub(crate) async fn update_org_settings(
     }
     Ok(())
 }
+
+impl store::PasswordStore for crate::PgStore {
+    async fn set_password_hash(
+        &self,
+        user: UserId,
+        password_hash: Option<String>,
+    ) -> StoreResult<()> {
+        let updated = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+            .bind(user.0)
+            .bind(password_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        match updated.rows_affected() {
+            0 => Err(StoreError::not_found("user")),
+            _ => Ok(()),
+        }
+    }
+}

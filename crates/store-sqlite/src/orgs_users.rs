@@ -169,3 +169,24 @@ pub(crate) async fn update_org_settings(
         .map_err(db_err)?;
     db.commit(tx).await
 }
+
+impl store::PasswordStore for crate::SqliteStore {
+    async fn set_password_hash(
+        &self,
+        user: UserId,
+        password_hash: Option<String>,
+    ) -> StoreResult<()> {
+        let db = &self.db;
+        let mut tx = db.begin().await?;
+        let updated = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::not_found("user"));
+        }
+        db.commit(tx).await
+    }
+}

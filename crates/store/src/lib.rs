@@ -7,6 +7,7 @@ pub mod contract;
 mod delivery;
 mod error;
 mod jobs;
+mod passwords;
 mod records;
 mod sessions;
 mod sync;
@@ -30,6 +31,7 @@ pub use jobs::{
     ReminderRecord, ResumeNoticeClaim, RunCounts, RunFinish, RunId, RunOutcome, RunRecord,
     RunTrigger, Severity,
 };
+pub use passwords::PasswordStore;
 pub use records::{
     Actor, CertificationRecord, HistoryRecord, MentorRecord, Notification, Org, Page, SchemaStatus,
     SyncFailure, SyncRecord, User, page_fetch_limit,
@@ -53,7 +55,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Persistence for mentor-status. Implementations are cheap to clone (a pool handle) and safe to share.
 ///
 /// Every write method is one transaction: it commits whole or not at all.
-pub trait Store: ChangeStore {
+pub trait Store: ChangeStore + PasswordStore {
     // --- schema and health ---
 
     /// Apply pending migrations.

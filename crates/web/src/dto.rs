@@ -1,4 +1,4 @@
-//! JSON shapes of DESIGN.md §4. Field names are a contract: add, never rename.
+//! JSON shapes of the API. Field names are a contract: add, never rename.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{CertificationId, MentorId, MentorStatus, NotificationId, days_left};

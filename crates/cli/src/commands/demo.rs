@@ -14,7 +14,7 @@ use domain::{
 };
 use engine::Engine;
 use engine::sync::{Integration, Mapping};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use store::{
     Actor, NewCertification, NewMentor, NewOrg, NewUser, Org, Store, SyncPriority, SyncSelection,
     User,
@@ -23,6 +23,7 @@ use web::auth::TokenKeys;
 
 use super::store_failed;
 use crate::error::CliError;
+use crate::password::hash_password;
 
 pub const DEMO_SLUG: &str = "demo";
 const COORDINATOR_EMAIL: &str = "koordinator@demo.example";
@@ -41,10 +42,11 @@ pub struct Demo {
     pub listing: DemoListing,
 }
 
-/// The simulator (alive while this value is) and the coordinator's token.
+/// The simulator (alive while this value is), the coordinator's token and dashboard password.
 pub struct DemoListing {
     simulator: Simulator,
     token: String,
+    password: SecretString,
 }
 
 impl DemoListing {
@@ -52,6 +54,9 @@ impl DemoListing {
     pub fn banner(&self, address: &str) -> String {
         format!(
             "\nmentor-status demo\n\
+             \n  Dashboard            http://{address}/\n\
+             \x20 demo login           {COORDINATOR_EMAIL} / {password}\n\
+             \x20 (a coordinator; the password is new on every start of the demo)\n\
              \n  API                  http://{address}/api/v1\n\
              \x20 coordinator token    {token}\n\
              \x20 (koordinator@demo.example, valid {TOKEN_TTL_HOURS} h; with a generated signing secret it \
@@ -68,6 +73,7 @@ impl DemoListing {
              \x20 curl -s -H \"Authorization: Bearer $TOKEN\" http://{address}/api/v1/sync/status\n\
              \x20 mentor-status expiry run --as-of <a date in the next days> --allow-future   # reminders, lapses, resumes\n",
             token = self.token,
+            password = self.password.expose_secret(),
             sim = self.simulator.base_url(),
             token_url = self.simulator.token_url(),
             client_id = SimConfig::default().client_id,
@@ -76,7 +82,8 @@ impl DemoListing {
     }
 }
 
-/// Prepare the demo on `store`: data (once), simulator, integration, a token.
+/// Prepare the demo on `store`: data (once), simulator, integration, a token and a new dashboard
+/// password for the coordinator.
 pub async fn prepare<S: Store>(
     store: &S,
     jwt_secret: Option<&SecretString>,
@@ -96,6 +103,12 @@ pub async fn prepare<S: Store>(
         .await
         .map_err(|e| store_failed("cannot look up the demo coordinator", e))?
         .ok_or_else(|| CliError::failed("the demo organisation has no coordinator"))?;
+
+    let password = generated_password();
+    store
+        .set_password_hash(coordinator.id, Some(hash_password(&password)?))
+        .await
+        .map_err(|e| store_failed("cannot set the demo coordinator's password", e))?;
 
     let simulator = Simulator::start(SimConfig::default())
         .await
@@ -134,7 +147,11 @@ pub async fn prepare<S: Store>(
     Ok(Demo {
         integration,
         keys,
-        listing: DemoListing { simulator, token },
+        listing: DemoListing {
+            simulator,
+            token,
+            password,
+        },
     })
 }
 
@@ -144,6 +161,22 @@ fn generated_secret() -> SecretString {
         .map(|_| uuid::Uuid::new_v4().simple().to_string())
         .collect();
     SecretString::from(random)
+}
+
+/// A password to type or paste: 20 random hexadecimal digits (from a v4 uuid, whose 13th digit is
+/// fixed) in groups of five.
+fn generated_password() -> SecretString {
+    let hex: Vec<char> = uuid::Uuid::new_v4()
+        .simple()
+        .to_string()
+        .chars()
+        .enumerate()
+        .filter(|(i, _)| *i != 12)
+        .map(|(_, c)| c)
+        .take(20)
+        .collect();
+    let groups: Vec<String> = hex.chunks(5).map(|g| g.iter().collect()).collect();
+    SecretString::from(groups.join("-"))
 }
 
 async fn create_demo_data<S: Store>(store: &S) -> Result<Org, CliError> {

@@ -28,8 +28,10 @@ pub const EMAIL_DEAD_ALERT: &str = "email_dead";
 /// Where and how to send.
 #[derive(Clone)]
 pub struct MailerConfig {
-    /// `smtp://host[:port]` (STARTTLS when offered; `?tls=required` insists), `smtps://host[:port]`
-    /// (TLS from the start); a user name may be in the URL, never a password.
+    /// `smtps://host[:port]` (TLS from the start), `smtp://host[:port]?tls=required` (STARTTLS
+    /// insisted on), `?tls=opportunistic` (STARTTLS when offered), or plain `smtp://host[:port]`
+    /// (unencrypted: a local relay only); lettre's URL rules. A user name may be in the URL, never a
+    /// password.
     pub url: String,
     pub password: Option<SecretString>,
     /// The sender, e.g. `Likeperson <noreply@example.org>`.

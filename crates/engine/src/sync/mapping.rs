@@ -1,5 +1,5 @@
 //! How a mentor's state appears on the Dynamics side. Field names and option values are the
-//! organisation's configuration, not code (DESIGN.md §2).
+//! organisation's configuration, not code.
 
 use dataverse::RecordKey;
 use domain::MentorStatus;

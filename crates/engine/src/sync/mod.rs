@@ -1,4 +1,4 @@
-//! The public listing sync (DESIGN.md §2): the outbox relay, the nightly push and reconciliation,
+//! The public listing sync: the outbox relay, the nightly push and reconciliation,
 //! credential checks, force sync and the sync status — generic over the Store, talking to Dynamics
 //! through the [`dataverse`] client.
 

@@ -2,7 +2,7 @@
 //! desired state (one `$batch` per claim), record what happened, repeat. Woken by the store's
 //! wake-ups, polling as the fallback.
 //!
-//! Failure handling (DESIGN.md §2): a 429 makes the whole client wait out `Retry-After` and costs no
+//! Failure handling: a 429 makes the whole client wait out `Retry-After` and costs no
 //! attempt; transient failures retry with backoff and jitter within a time budget, then the rows are
 //! dead and an alert opens; a refused credential pauses this relay and opens the credentials alert
 //! at once, and pushing resumes when a check succeeds; a missing remote record is a finding and an

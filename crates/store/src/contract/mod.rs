@@ -55,6 +55,7 @@ macro_rules! store_contract_tests {
                 every_organisation_is_listed_by_slug,
                 organisation_settings_round_trip,
                 users_default_their_subject_to_their_id_and_are_found_by_subject_and_email,
+                a_password_hash_is_replaced_or_removed,
             }
             mentors {
                 registering_mentors_writes_them_whole_in_input_order,

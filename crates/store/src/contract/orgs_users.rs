@@ -3,7 +3,7 @@
 use domain::{Email, Locale, MentorId, OrgId, OrgSlug, OrgTimeZone, Role};
 
 use super::{assert_not_found, constraint, login, mentor, org, user};
-use crate::{Constraint, NewOrg, NewUser, OrgSettings, Store};
+use crate::{Constraint, NewOrg, NewUser, OrgSettings, Store, User};
 
 pub async fn migrations_are_idempotent_and_the_database_answers<S: Store>(store: S) {
     let before = store.schema_status().await.unwrap();
@@ -254,4 +254,37 @@ pub async fn users_default_their_subject_to_their_id_and_are_found_by_subject_an
             "{email}"
         );
     }
+}
+
+pub async fn a_password_hash_is_replaced_or_removed<S: Store>(store: S) {
+    let hlf = org(&store, "hlf").await;
+    let kari = user(&store, hlf.id, "kari@example.no", Role::Coordinator).await;
+    let ola = user(&store, hlf.id, "ola@example.no", Role::Coordinator).await;
+    let hash_of = |user: &User| {
+        let store = store.clone();
+        let email = user.email.clone();
+        async move {
+            store
+                .user_by_email(&email)
+                .await
+                .unwrap()
+                .unwrap()
+                .password_hash
+        }
+    };
+    store
+        .set_password_hash(kari.id, Some("$argon2id$v=19$new".into()))
+        .await
+        .unwrap();
+    assert_eq!(hash_of(&kari).await.as_deref(), Some("$argon2id$v=19$new"));
+    assert_eq!(hash_of(&ola).await, None, "only that login changed");
+    store.set_password_hash(kari.id, None).await.unwrap();
+    assert_eq!(hash_of(&kari).await, None);
+    assert_not_found(
+        store
+            .set_password_hash(domain::UserId::new(), Some("x".into()))
+            .await
+            .unwrap_err(),
+        "user",
+    );
 }
