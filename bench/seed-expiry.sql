@@ -1,4 +1,4 @@
--- Population for scripts/bench-expiry.sh (issue 3's benchmark): 1,000,000 mentors in 100 organisations
+-- Population for scripts/bench-expiry.sh (the nightly run's benchmark): 1,000,000 mentors in 100 organisations
 -- with one coordinator each; certifications expire evenly from one year before :today to two years
 -- after; 20 % are paused, half of those with a return date spread over 60 days from :today − 16
 -- (so about 28 % of those returns are due on the first run). Every organisation gets the same mix:

@@ -2,7 +2,7 @@
 # Load test of the JSON API against a release build, with wrk:
 #   1. GET /api/v1/mentors/{id} over random ids of 10,000 mentors
 #   2. the pause/resume cycle (POST …/pause, POST …/resume)
-# 64 connections, 2 threads, 30 s each. Targets (issue 2, on a 2-core machine):
+# 64 connections, 2 threads, 30 s each. Targets (on a 2-core machine):
 #   GET >= 5,000 req/s with p99 <= 20 ms; pause/resume p99 <= 30 ms.
 #
 # It creates the database mentor_status_bench on the PostgreSQL server of BENCH_ADMIN_URL
@@ -118,19 +118,8 @@ echo "== pause/resume cycle: $connections connections, $threads threads, $durati
 wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$root/bench/pause-resume.lua" "$url" -- \
   "$work/ids.txt" "$threads" | tee pause-resume.txt
 
-# wrk prints latencies with a unit (850.00us, 1.23ms, 1.05s); the summary compares them in ms.
-percentile_ms() {
-  awk -v p="$1%" '$1 == p {
-    value = $2
-    if (value ~ /us$/) { sub(/us$/, "", value); value /= 1000 }
-    else if (value ~ /ms$/) { sub(/ms$/, "", value) }
-    else if (value ~ /s$/) { sub(/s$/, "", value); value *= 1000 }
-    printf "%.2f", value
-  }' "$2"
-}
-requests_per_second() { awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$1"; }
-non2xx() { awk '/^non-2xx responses:/ { print $3 }' "$1"; }
-verdict() { if awk "BEGIN { exit !($1) }"; then echo "met"; else echo "MISSED"; fi; }
+# shellcheck source=lib/wrk.sh
+source "$root/scripts/lib/wrk.sh"
 
 get_rps=$(requests_per_second get.txt)
 get_p50=$(percentile_ms 50 get.txt)
@@ -147,6 +136,6 @@ echo "   $connections connections, $threads wrk threads, $duration per run, wrk 
 printf '%-26s %10s %10s %10s %8s  %s\n' "run" "req/s" "p50 ms" "p99 ms" "non-2xx" "target"
 printf '%-26s %10s %10s %10s %8s  %s\n' "GET /api/v1/mentors/{id}" "$get_rps" "$get_p50" "$get_p99" \
   "$(non2xx get.txt)" \
-  ">= 5000 req/s, p99 <= 20 ms: $(verdict "$get_rps >= 5000 && $get_p99 <= 20")"
+  ">= 5000 req/s, p99 <= 20 ms, no non-2xx: $(wrk_verdict "$get_rps >= 5000 && $get_p99 <= 20" get.txt)"
 printf '%-26s %10s %10s %10s %8s  %s\n' "pause/resume cycle" "$cycle_rps" "$cycle_p50" "$cycle_p99" \
-  "$(non2xx pause-resume.txt)" "p99 <= 30 ms: $(verdict "$cycle_p99 <= 30")"
+  "$(non2xx pause-resume.txt)" "p99 <= 30 ms, no non-2xx: $(wrk_verdict "$cycle_p99 <= 30" pause-resume.txt)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A simulated month on several instances (issue 8), against a release build: BENCH_INSTANCES (3)
+# A simulated month on several instances, against a release build: BENCH_INSTANCES (3)
 # `mentor-status serve` processes on ONE PostgreSQL database — scheduler (tick 1 s), listing sync relays
 # and email sender running in every one — walk BENCH_NIGHTS (31) business dates of one organisation of
 # BENCH_MENTORS (100,000) mentors, every one linked to a contact of the Dataverse simulator, with the
