@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use store::prelude::*;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use domain::{
@@ -19,7 +20,7 @@ use engine::Engine;
 use engine::delivery::{EmailSender, Mailer, MailerConfig, SenderConfig};
 use engine::expiry::ExpiryConfig;
 use smtp_sink::SmtpSink;
-use store::{Actor, NewCertification, NewMentor, NewOrg, OrgSettings, Store};
+use store::{Actor, NewCertification, NewMentor, NewOrg, OrgSettings};
 use testkit::{Postgres, Sqlite, TestBackend};
 
 extern crate mentor_status_engine as engine;

@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
+use store::prelude::*;
 
 use dataverse::ClientConfig;
 use dataverse_sim::{RateLimit, SimConfig, Simulator};
@@ -23,7 +24,7 @@ use domain::{
 use engine::Engine;
 use engine::sync::{Integration, ListingSync, Mapping, Relay, RelayConfig};
 use serde_json::json;
-use store::{Actor, NewCertification, NewMentor, NewOrg, NewUser, Store};
+use store::{Actor, NewCertification, NewMentor, NewOrg, NewUser};
 use store_postgres::PgStore;
 use testkit::TestDatabase;
 use tokio_util::sync::CancellationToken;

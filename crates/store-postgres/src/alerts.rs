@@ -149,3 +149,34 @@ pub(crate) async fn acknowledge_alert(
     .map_err(db_err)?;
     row.ok_or(StoreError::not_found("alert"))?.try_into()
 }
+
+impl store::AlertStore for crate::PgStore {
+    async fn open_alert(&self, alert: NewAlert) -> StoreResult<AlertOpened> {
+        open_alert(&self.pool, alert).await
+    }
+    async fn resolve_alert(
+        &self,
+        dedupe_key: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<AlertRecord>> {
+        resolve_alert(&self.pool, dedupe_key, at).await
+    }
+    async fn alerts(
+        &self,
+        org: OrgId,
+        open_only: bool,
+        limit: u32,
+        before: Option<Uuid>,
+    ) -> StoreResult<Page<AlertRecord, Uuid>> {
+        alerts(&self.pool, org, open_only, limit, before).await
+    }
+    async fn acknowledge_alert(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        user: UserId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<AlertRecord> {
+        acknowledge_alert(&self.pool, org, id, user, at).await
+    }
+}

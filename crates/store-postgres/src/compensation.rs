@@ -147,3 +147,26 @@ pub(crate) async fn findings(
         .collect();
     Ok(Page::from_fetched(records, limit, |f| f.id))
 }
+
+impl store::FindingStore for crate::PgStore {
+    async fn find_duplicate_effects(&self, org: OrgId) -> StoreResult<Vec<Finding>> {
+        find_duplicate_effects(&self.pool, org).await
+    }
+    async fn record_findings(
+        &self,
+        org: OrgId,
+        run: Option<RunId>,
+        findings: Vec<Finding>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        record_findings(&self.pool, org, run, findings, at).await
+    }
+    async fn findings(
+        &self,
+        org: OrgId,
+        limit: u32,
+        before: Option<i64>,
+    ) -> StoreResult<Page<FindingRecord, i64>> {
+        findings(&self.pool, org, limit, before).await
+    }
+}

@@ -618,3 +618,42 @@ pub(crate) async fn prune_delivery_outboxes(
     .map_err(db_err)?;
     Ok(pruned.unsigned_abs())
 }
+
+impl store::DeliveryOutbox for crate::PgStore {
+    async fn claim_emails(&self, claim: DeliveryClaim) -> StoreResult<Vec<EmailJob>> {
+        claim_emails(&self.pool, claim).await
+    }
+    async fn record_email_results(
+        &self,
+        owner: Uuid,
+        results: Vec<DeliveryResult>,
+    ) -> StoreResult<u64> {
+        record_email_results(&self.pool, owner, results).await
+    }
+    async fn queue_alert_deliveries(&self, plan: AlertDeliveryPlan) -> StoreResult<u64> {
+        queue_alert_deliveries(&self.pool, plan).await
+    }
+    async fn claim_webhooks(&self, claim: DeliveryClaim) -> StoreResult<Vec<WebhookJob>> {
+        claim_webhooks(&self.pool, claim).await
+    }
+    async fn record_webhook_results(
+        &self,
+        owner: Uuid,
+        results: Vec<DeliveryResult>,
+    ) -> StoreResult<u64> {
+        record_webhook_results(&self.pool, owner, results).await
+    }
+    async fn delivery_status(&self) -> StoreResult<DeliveryStatus> {
+        delivery_status(&self.pool).await
+    }
+    async fn prune_delivery_outboxes(
+        &self,
+        org: OrgId,
+        age: std::time::Duration,
+    ) -> StoreResult<u64> {
+        prune_delivery_outboxes(&self.pool, org, age).await
+    }
+    async fn email_queue(&self, org: OrgId) -> StoreResult<OutboxDepth> {
+        email_queue(&self.pool, org).await
+    }
+}

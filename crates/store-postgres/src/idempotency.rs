@@ -149,3 +149,26 @@ pub(crate) async fn abandon(pool: &PgPool, user: UserId, key: &str) -> StoreResu
     .map_err(db_err)?;
     Ok(())
 }
+
+impl store::IdempotencyStore for crate::PgStore {
+    async fn idempotency_begin(
+        &self,
+        user: UserId,
+        key: &str,
+        fingerprint: &str,
+        stale_after: chrono::Duration,
+    ) -> StoreResult<IdempotencyBegin> {
+        begin(&self.pool, user, key, fingerprint, stale_after).await
+    }
+    async fn idempotency_complete(
+        &self,
+        user: UserId,
+        key: &str,
+        response: StoredResponse,
+    ) -> StoreResult<()> {
+        complete(&self.pool, user, key, response).await
+    }
+    async fn idempotency_abandon(&self, user: UserId, key: &str) -> StoreResult<()> {
+        abandon(&self.pool, user, key).await
+    }
+}

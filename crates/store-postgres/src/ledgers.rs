@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::error::{bad_column, db_err};
 use crate::notifications::recipient_columns;
 use crate::plans::begin_custom_planned;
+use store::{ExpiryWorklist, FinishedRun, MentorFacts};
 
 /// One statement: claim every key, then write the notifications of the won `sent` claims. Claims for
 /// mentors outside the organisation are not recorded. The inserts go in key order, so two runs
@@ -310,4 +311,59 @@ pub(crate) async fn reminders(
     .await
     .map_err(db_err)?;
     rows.into_iter().map(ReminderRecord::try_from).collect()
+}
+
+impl store::ExpiryStore for crate::PgStore {
+    async fn expiry_worklist(
+        &self,
+        org: OrgId,
+        today: NaiveDate,
+        reminder_window_days: u16,
+        resume_notice_days: u16,
+    ) -> StoreResult<ExpiryWorklist> {
+        crate::worklist::expiry_worklist(
+            &self.pool,
+            org,
+            today,
+            reminder_window_days,
+            resume_notice_days,
+        )
+        .await
+    }
+    async fn mentor_facts(&self, org: OrgId, ids: Vec<MentorId>) -> StoreResult<Vec<MentorFacts>> {
+        crate::worklist::mentor_facts(&self.pool, org, ids).await
+    }
+    async fn claim_reminders(
+        &self,
+        org: OrgId,
+        run: RunId,
+        business_date: NaiveDate,
+        claims: Vec<ReminderClaim>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<ClaimCounts> {
+        claim_reminders(&self.pool, org, run, business_date, claims, at).await
+    }
+    async fn claim_resume_notices(
+        &self,
+        org: OrgId,
+        run: RunId,
+        business_date: NaiveDate,
+        claims: Vec<ResumeNoticeClaim>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        claim_resume_notices(&self.pool, org, run, business_date, claims, at).await
+    }
+    async fn reminders(&self, org: OrgId, mentor: MentorId) -> StoreResult<Vec<ReminderRecord>> {
+        reminders(&self.pool, org, mentor).await
+    }
+    async fn write_digest(
+        &self,
+        org: OrgId,
+        job: &str,
+        run: RunId,
+        business_date: NaiveDate,
+        at: DateTime<Utc>,
+    ) -> StoreResult<FinishedRun> {
+        crate::runs::retry_digest(&self.pool, org, job, run, business_date, at).await
+    }
 }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::appends::{HistoryEntry, enqueue_sync, insert_certifications, insert_history};
 use crate::error::{bad_column, db_err};
 use crate::rows::{MENTOR_SELECT, MentorRow};
+use store::HistoryRecord;
 
 /// What the history says about a mentor's first status.
 const REGISTERED: &str = "registered";
@@ -245,6 +246,56 @@ pub(crate) async fn update_mentor(
     enqueue_sync(&mut tx, org, &[(id, version)]).await?;
     tx.commit().await.map_err(db_err)?;
     Ok(())
+}
+
+impl store::MentorStore for crate::PgStore {
+    async fn create_mentors(
+        &self,
+        org: OrgId,
+        actor: Actor,
+        mentors: Vec<NewMentor>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<MentorId>> {
+        create_mentors(&self.pool, org, actor, mentors, at).await
+    }
+    async fn existing_mentor_emails(
+        &self,
+        org: OrgId,
+        emails: Vec<Email>,
+    ) -> StoreResult<Vec<Email>> {
+        existing_mentor_emails(&self.pool, org, emails).await
+    }
+    async fn mentor(&self, org: OrgId, id: MentorId) -> StoreResult<MentorRecord> {
+        mentor(&self.pool, org, id).await
+    }
+    async fn list_mentors(
+        &self,
+        org: OrgId,
+        filter: MentorFilter,
+        today: NaiveDate,
+        limit: u32,
+        cursor: Option<MentorCursor>,
+    ) -> StoreResult<Page<MentorRecord, MentorCursor>> {
+        list_mentors(&self.pool, org, filter, today, limit, cursor).await
+    }
+    async fn update_mentor(
+        &self,
+        org: OrgId,
+        id: MentorId,
+        patch: MentorPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        update_mentor(&self.pool, org, id, patch, at).await
+    }
+    async fn history(
+        &self,
+        org: OrgId,
+        mentor: MentorId,
+        limit: u32,
+        before: Option<i64>,
+    ) -> StoreResult<Page<HistoryRecord, i64>> {
+        crate::history::history(&self.pool, org, mentor, limit, before).await
+    }
 }
 
 #[cfg(test)]

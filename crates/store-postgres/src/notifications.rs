@@ -74,3 +74,23 @@ pub(crate) async fn mark_read(
     row.map(Notification::from)
         .ok_or(StoreError::not_found("notification"))
 }
+
+impl store::NotificationStore for crate::PgStore {
+    async fn notifications(
+        &self,
+        user: &User,
+        unread_only: bool,
+        limit: u32,
+        before: Option<NotificationId>,
+    ) -> StoreResult<Page<Notification, NotificationId>> {
+        notifications(&self.pool, user, unread_only, limit, before).await
+    }
+    async fn mark_notification_read(
+        &self,
+        user: &User,
+        id: NotificationId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Notification> {
+        mark_read(&self.pool, user, id, at).await
+    }
+}

@@ -145,7 +145,38 @@ pub(crate) async fn update_org_settings(
     Ok(())
 }
 
-impl store::PasswordStore for crate::PgStore {
+impl store::OrgStore for crate::PgStore {
+    async fn create_org(&self, org: NewOrg) -> StoreResult<Org> {
+        create_org(&self.pool, org).await
+    }
+    async fn org(&self, id: OrgId) -> StoreResult<Org> {
+        org(&self.pool, id).await
+    }
+    async fn org_by_slug(&self, slug: &OrgSlug) -> StoreResult<Option<Org>> {
+        org_by_slug(&self.pool, slug).await
+    }
+    async fn orgs(&self) -> StoreResult<Vec<Org>> {
+        orgs(&self.pool).await
+    }
+    async fn org_settings(&self, org: OrgId) -> StoreResult<OrgSettings> {
+        org_settings(&self.pool, org).await
+    }
+    async fn update_org_settings(&self, org: OrgId, settings: OrgSettings) -> StoreResult<()> {
+        update_org_settings(&self.pool, org, settings).await
+    }
+}
+
+impl store::UserStore for crate::PgStore {
+    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        create_user(&self.pool, user).await
+    }
+    async fn user_by_subject(&self, subject: &str) -> StoreResult<Option<User>> {
+        user_by_subject(&self.pool, subject).await
+    }
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
+        user_by_email(&self.pool, email).await
+    }
+
     async fn set_password_hash(
         &self,
         user: UserId,

@@ -282,6 +282,29 @@ async fn lock_organisation(conn: &mut PgConnection, org: Uuid) -> StoreResult<()
     Ok(())
 }
 
+impl store::RunStore for crate::PgStore {
+    async fn claim_scheduled_run(&self, run: NewRun) -> StoreResult<bool> {
+        claim_scheduled_run(&self.pool, run).await
+    }
+    async fn start_run(&self, run: NewRun) -> StoreResult<()> {
+        start_run(&self.pool, run).await
+    }
+    async fn renew_run_lease(&self, run: RunId, until: DateTime<Utc>) -> StoreResult<()> {
+        renew_run_lease(&self.pool, run, until).await
+    }
+    async fn finish_run(&self, finish: RunFinish) -> StoreResult<FinishedRun> {
+        finish_run(&self.pool, finish).await
+    }
+    async fn runs(
+        &self,
+        org: OrgId,
+        limit: u32,
+        before: Option<RunId>,
+    ) -> StoreResult<Page<RunRecord, RunId>> {
+        runs(&self.pool, org, limit, before).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

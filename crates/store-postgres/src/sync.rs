@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::error::db_err;
 use crate::plans::begin_index_lookups;
 use crate::rows::parse_status;
+use store::{StoreError, SyncWakeups};
 
 /// How many due rows a claim looks at per mentor it wants: rows of one mentor coalesce, so a claim
 /// for N mentors may need more than N rows.
@@ -562,4 +563,63 @@ pub(crate) async fn prune_sync_outbox(pool: &PgPool, age: Duration) -> StoreResu
 /// A duration in whole microseconds, the unit the statements multiply intervals by.
 fn micros(duration: Duration) -> i64 {
     i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
+}
+
+impl store::ListingOutbox for crate::PgStore {
+    async fn claim_sync(&self, claim: SyncClaim) -> StoreResult<Vec<ClaimedMentor>> {
+        claim_sync(&self.pool, claim).await
+    }
+    async fn record_sync_results(
+        &self,
+        org: OrgId,
+        owner: Uuid,
+        results: Vec<SyncResult>,
+    ) -> StoreResult<SyncRecorded> {
+        record_sync_results(&self.pool, org, owner, results).await
+    }
+    async fn queue_sync(
+        &self,
+        org: OrgId,
+        selection: SyncSelection,
+        priority: SyncPriority,
+    ) -> StoreResult<u64> {
+        queue_sync(&self.pool, org, selection, priority).await
+    }
+    async fn retry_dead_sync(&self, org: OrgId, mentor: Option<MentorId>) -> StoreResult<u64> {
+        retry_dead_sync(&self.pool, org, mentor).await
+    }
+    async fn sync_targets(&self, org: OrgId) -> StoreResult<Vec<SyncTarget>> {
+        sync_targets(&self.pool, org).await
+    }
+    async fn sync_status(
+        &self,
+        org: OrgId,
+        window: std::time::Duration,
+    ) -> StoreResult<SyncStatusRecord> {
+        sync_status(&self.pool, org, window).await
+    }
+    async fn dead_letters(&self, org: OrgId, limit: u32) -> StoreResult<Vec<DeadLetter>> {
+        dead_letters(&self.pool, org, limit).await
+    }
+    async fn record_credential_check(&self, org: OrgId, check: CredentialCheck) -> StoreResult<()> {
+        record_credential_check(&self.pool, org, check).await
+    }
+    async fn sync_wakeups(&self) -> StoreResult<SyncWakeups> {
+        let mut shared = self
+            .wakeups
+            .lock()
+            .map_err(|_| StoreError::Other("the wake-up listener's lock was poisoned".into()))?;
+        let receiver = match shared.as_ref() {
+            Some(receiver) if receiver.has_changed().is_ok() => receiver.clone(),
+            _ => {
+                let receiver = crate::wakeups::start(self.pool.clone());
+                *shared = Some(receiver.clone());
+                receiver
+            }
+        };
+        Ok(receiver)
+    }
+    async fn prune_sync_outbox(&self, age: std::time::Duration) -> StoreResult<u64> {
+        prune_sync_outbox(&self.pool, age).await
+    }
 }

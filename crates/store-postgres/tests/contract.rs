@@ -2,7 +2,7 @@
 //! check, dropped when it ends.
 
 use mentor_status_store_postgres::PgStore;
-use store::Store;
+use store::prelude::*;
 use testkit::TestDatabase;
 
 async fn fresh() -> (PgStore, TestDatabase) {

@@ -16,9 +16,9 @@
 use chrono::NaiveDate;
 use domain::{CertificationPeriod, Email, FullName, MentorId, MentorStatus, OrgId, Role};
 use mentor_status_store_postgres::PgStore;
+use store::prelude::*;
 use store::{
-    Actor, ChangeStore, Finding, MentorChange, NewCertification, NewMentor, NewUser, OrgSettings,
-    RunId, Store,
+    Actor, Finding, MentorChange, NewCertification, NewMentor, NewUser, OrgSettings, RunId,
 };
 use uuid::Uuid;
 

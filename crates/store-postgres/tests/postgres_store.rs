@@ -15,7 +15,8 @@
 
 use domain::{CertificationPeriod, Email, FullName, MentorId, MentorStatus};
 use mentor_status_store_postgres::PgStore;
-use store::{Actor, NewCertification, NewMentor, Store, StoreError, SyncPriority, SyncSelection};
+use store::prelude::*;
+use store::{Actor, NewCertification, NewMentor, StoreError, SyncPriority, SyncSelection};
 use testkit::TestDatabase;
 
 mod common;

@@ -151,3 +151,34 @@ pub(crate) async fn acknowledge_alert(
     db.commit(tx).await?;
     row.ok_or(StoreError::not_found("alert"))?.try_into()
 }
+
+impl store::AlertStore for crate::SqliteStore {
+    async fn open_alert(&self, alert: NewAlert) -> StoreResult<AlertOpened> {
+        open_alert(&self.db, alert).await
+    }
+    async fn resolve_alert(
+        &self,
+        dedupe_key: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<AlertRecord>> {
+        resolve_alert(&self.db, dedupe_key, at).await
+    }
+    async fn alerts(
+        &self,
+        org: OrgId,
+        open_only: bool,
+        limit: u32,
+        before: Option<Uuid>,
+    ) -> StoreResult<Page<AlertRecord, Uuid>> {
+        alerts(&self.db, org, open_only, limit, before).await
+    }
+    async fn acknowledge_alert(
+        &self,
+        org: OrgId,
+        id: Uuid,
+        user: UserId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<AlertRecord> {
+        acknowledge_alert(&self.db, org, id, user, at).await
+    }
+}

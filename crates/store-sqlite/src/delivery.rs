@@ -557,3 +557,42 @@ pub(crate) async fn prune_delivery_outboxes(
     db.commit(tx).await?;
     Ok(emails + hooks)
 }
+
+impl store::DeliveryOutbox for crate::SqliteStore {
+    async fn claim_emails(&self, claim: DeliveryClaim) -> StoreResult<Vec<EmailJob>> {
+        claim_emails(&self.db, claim).await
+    }
+    async fn record_email_results(
+        &self,
+        owner: Uuid,
+        results: Vec<DeliveryResult>,
+    ) -> StoreResult<u64> {
+        record_email_results(&self.db, owner, results).await
+    }
+    async fn queue_alert_deliveries(&self, plan: AlertDeliveryPlan) -> StoreResult<u64> {
+        queue_alert_deliveries(&self.db, plan).await
+    }
+    async fn claim_webhooks(&self, claim: DeliveryClaim) -> StoreResult<Vec<WebhookJob>> {
+        claim_webhooks(&self.db, claim).await
+    }
+    async fn record_webhook_results(
+        &self,
+        owner: Uuid,
+        results: Vec<DeliveryResult>,
+    ) -> StoreResult<u64> {
+        record_webhook_results(&self.db, owner, results).await
+    }
+    async fn delivery_status(&self) -> StoreResult<DeliveryStatus> {
+        delivery_status(&self.db).await
+    }
+    async fn prune_delivery_outboxes(
+        &self,
+        org: OrgId,
+        age: std::time::Duration,
+    ) -> StoreResult<u64> {
+        prune_delivery_outboxes(&self.db, org, age).await
+    }
+    async fn email_queue(&self, org: OrgId) -> StoreResult<OutboxDepth> {
+        email_queue(&self.db, org).await
+    }
+}

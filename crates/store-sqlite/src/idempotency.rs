@@ -152,3 +152,26 @@ pub(crate) async fn abandon(db: &Db, user: UserId, key: &str) -> StoreResult<()>
     .map_err(db_err)?;
     db.commit(tx).await
 }
+
+impl store::IdempotencyStore for crate::SqliteStore {
+    async fn idempotency_begin(
+        &self,
+        user: UserId,
+        key: &str,
+        fingerprint: &str,
+        stale_after: chrono::Duration,
+    ) -> StoreResult<IdempotencyBegin> {
+        begin(&self.db, user, key, fingerprint, stale_after).await
+    }
+    async fn idempotency_complete(
+        &self,
+        user: UserId,
+        key: &str,
+        response: StoredResponse,
+    ) -> StoreResult<()> {
+        complete(&self.db, user, key, response).await
+    }
+    async fn idempotency_abandon(&self, user: UserId, key: &str) -> StoreResult<()> {
+        abandon(&self.db, user, key).await
+    }
+}

@@ -16,6 +16,7 @@ use crate::appends::insert_notification;
 use crate::db::Db;
 use crate::error::{bad_column, db_err};
 use crate::time::Ts;
+use store::{ExpiryWorklist, FinishedRun, MentorFacts};
 
 /// Claim one (mentor, threshold, expiry date) key for a mentor of the organisation; a row comes back
 /// only when this insert wrote it. (The SELECT has a WHERE, which SQLite needs to parse the upsert.)
@@ -196,4 +197,59 @@ pub(crate) async fn reminders(
     .map_err(db_err)?;
     tx.commit().await.map_err(db_err)?;
     rows.into_iter().map(ReminderRecord::try_from).collect()
+}
+
+impl store::ExpiryStore for crate::SqliteStore {
+    async fn expiry_worklist(
+        &self,
+        org: OrgId,
+        today: NaiveDate,
+        reminder_window_days: u16,
+        resume_notice_days: u16,
+    ) -> StoreResult<ExpiryWorklist> {
+        crate::worklist::expiry_worklist(
+            &self.db,
+            org,
+            today,
+            reminder_window_days,
+            resume_notice_days,
+        )
+        .await
+    }
+    async fn mentor_facts(&self, org: OrgId, ids: Vec<MentorId>) -> StoreResult<Vec<MentorFacts>> {
+        crate::worklist::mentor_facts(&self.db, org, ids).await
+    }
+    async fn claim_reminders(
+        &self,
+        org: OrgId,
+        run: RunId,
+        business_date: NaiveDate,
+        claims: Vec<ReminderClaim>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<ClaimCounts> {
+        claim_reminders(&self.db, org, run, business_date, claims, at).await
+    }
+    async fn claim_resume_notices(
+        &self,
+        org: OrgId,
+        run: RunId,
+        business_date: NaiveDate,
+        claims: Vec<ResumeNoticeClaim>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        claim_resume_notices(&self.db, org, run, business_date, claims, at).await
+    }
+    async fn reminders(&self, org: OrgId, mentor: MentorId) -> StoreResult<Vec<ReminderRecord>> {
+        reminders(&self.db, org, mentor).await
+    }
+    async fn write_digest(
+        &self,
+        org: OrgId,
+        job: &str,
+        run: RunId,
+        business_date: NaiveDate,
+        at: DateTime<Utc>,
+    ) -> StoreResult<FinishedRun> {
+        crate::runs::retry_digest(&self.db, org, job, run, business_date, at).await
+    }
 }

@@ -14,6 +14,7 @@ use crate::error::{bad_column, db_err};
 use crate::orgs_users::org_exists;
 use crate::rows::{MENTOR_SELECT, MentorRow};
 use crate::time::Ts;
+use store::HistoryRecord;
 
 /// What the history says about a mentor's first status.
 const REGISTERED: &str = "registered";
@@ -257,10 +258,61 @@ pub(crate) async fn update_mentor(
     db.commit_queued(tx).await
 }
 
+impl store::MentorStore for crate::SqliteStore {
+    async fn create_mentors(
+        &self,
+        org: OrgId,
+        actor: Actor,
+        mentors: Vec<NewMentor>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Vec<MentorId>> {
+        create_mentors(&self.db, org, actor, mentors, at).await
+    }
+    async fn existing_mentor_emails(
+        &self,
+        org: OrgId,
+        emails: Vec<Email>,
+    ) -> StoreResult<Vec<Email>> {
+        existing_mentor_emails(&self.db, org, emails).await
+    }
+    async fn mentor(&self, org: OrgId, id: MentorId) -> StoreResult<MentorRecord> {
+        mentor(&self.db, org, id).await
+    }
+    async fn list_mentors(
+        &self,
+        org: OrgId,
+        filter: MentorFilter,
+        today: NaiveDate,
+        limit: u32,
+        cursor: Option<MentorCursor>,
+    ) -> StoreResult<Page<MentorRecord, MentorCursor>> {
+        list_mentors(&self.db, org, filter, today, limit, cursor).await
+    }
+    async fn update_mentor(
+        &self,
+        org: OrgId,
+        id: MentorId,
+        patch: MentorPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        update_mentor(&self.db, org, id, patch, at).await
+    }
+    async fn history(
+        &self,
+        org: OrgId,
+        mentor: MentorId,
+        limit: u32,
+        before: Option<i64>,
+    ) -> StoreResult<Page<HistoryRecord, i64>> {
+        crate::history::history(&self.db, org, mentor, limit, before).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use domain::{CertificationPeriod, OrgSlug, OrgTimeZone};
-    use store::{NewCertification, NewOrg, Store};
+    use store::prelude::*;
+    use store::{NewCertification, NewOrg};
 
     use super::*;
     use crate::SqliteStore;

@@ -69,3 +69,23 @@ pub(crate) async fn mark_read(
     db.commit(tx).await?;
     row.ok_or(StoreError::not_found("notification"))?.try_into()
 }
+
+impl store::NotificationStore for crate::SqliteStore {
+    async fn notifications(
+        &self,
+        user: &User,
+        unread_only: bool,
+        limit: u32,
+        before: Option<NotificationId>,
+    ) -> StoreResult<Page<Notification, NotificationId>> {
+        notifications(&self.db, user, unread_only, limit, before).await
+    }
+    async fn mark_notification_read(
+        &self,
+        user: &User,
+        id: NotificationId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Notification> {
+        mark_read(&self.db, user, id, at).await
+    }
+}

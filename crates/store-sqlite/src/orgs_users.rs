@@ -170,7 +170,38 @@ pub(crate) async fn update_org_settings(
     db.commit(tx).await
 }
 
-impl store::PasswordStore for crate::SqliteStore {
+impl store::OrgStore for crate::SqliteStore {
+    async fn create_org(&self, org: NewOrg) -> StoreResult<Org> {
+        create_org(&self.db, org).await
+    }
+    async fn org(&self, id: OrgId) -> StoreResult<Org> {
+        org(&self.db, id).await
+    }
+    async fn org_by_slug(&self, slug: &OrgSlug) -> StoreResult<Option<Org>> {
+        org_by_slug(&self.db, slug).await
+    }
+    async fn orgs(&self) -> StoreResult<Vec<Org>> {
+        orgs(&self.db).await
+    }
+    async fn org_settings(&self, org: OrgId) -> StoreResult<OrgSettings> {
+        org_settings(&self.db, org).await
+    }
+    async fn update_org_settings(&self, org: OrgId, settings: OrgSettings) -> StoreResult<()> {
+        update_org_settings(&self.db, org, settings).await
+    }
+}
+
+impl store::UserStore for crate::SqliteStore {
+    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        create_user(&self.db, user).await
+    }
+    async fn user_by_subject(&self, subject: &str) -> StoreResult<Option<User>> {
+        user_by_subject(&self.db, subject).await
+    }
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
+        user_by_email(&self.db, email).await
+    }
+
     async fn set_password_hash(
         &self,
         user: UserId,

@@ -294,6 +294,29 @@ pub(crate) async fn runs(
     Ok(Page::from_fetched(records, limit, |r| r.id))
 }
 
+impl store::RunStore for crate::SqliteStore {
+    async fn claim_scheduled_run(&self, run: NewRun) -> StoreResult<bool> {
+        claim_scheduled_run(&self.db, run).await
+    }
+    async fn start_run(&self, run: NewRun) -> StoreResult<()> {
+        start_run(&self.db, run).await
+    }
+    async fn renew_run_lease(&self, run: RunId, until: DateTime<Utc>) -> StoreResult<()> {
+        renew_run_lease(&self.db, run, until).await
+    }
+    async fn finish_run(&self, finish: RunFinish) -> StoreResult<FinishedRun> {
+        finish_run(&self.db, finish).await
+    }
+    async fn runs(
+        &self,
+        org: OrgId,
+        limit: u32,
+        before: Option<RunId>,
+    ) -> StoreResult<Page<RunRecord, RunId>> {
+        runs(&self.db, org, limit, before).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

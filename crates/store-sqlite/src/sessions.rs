@@ -192,3 +192,41 @@ pub(crate) async fn prune_login_failures(db: &Db, before: DateTime<Utc>) -> Stor
     db.commit(tx).await?;
     Ok(deleted)
 }
+
+impl store::SessionStore for crate::SqliteStore {
+    async fn create_session(&self, session: NewSession) -> StoreResult<()> {
+        create_session(&self.db, session).await
+    }
+    async fn session(
+        &self,
+        token_hash: &TokenHash,
+        now: DateTime<Utc>,
+        idle: chrono::Duration,
+    ) -> StoreResult<Option<SessionRecord>> {
+        session(&self.db, token_hash, now, idle).await
+    }
+    async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<bool> {
+        delete_session(&self.db, token_hash).await
+    }
+    async fn delete_expired_sessions(
+        &self,
+        now: DateTime<Utc>,
+        idle: chrono::Duration,
+    ) -> StoreResult<u64> {
+        delete_expired_sessions(&self.db, now, idle).await
+    }
+    async fn record_login_failure(&self, failure: LoginFailure) -> StoreResult<()> {
+        record_login_failure(&self.db, failure).await
+    }
+    async fn login_failures_since(
+        &self,
+        account: &str,
+        address: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<LoginFailureCounts> {
+        login_failures_since(&self.db, account, address, since).await
+    }
+    async fn prune_login_failures(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        prune_login_failures(&self.db, before).await
+    }
+}

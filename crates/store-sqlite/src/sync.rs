@@ -21,6 +21,7 @@ use uuid::Uuid;
 use crate::db::Db;
 use crate::error::{bad_column, db_err};
 use crate::time::Ts;
+use store::SyncWakeups;
 
 /// How many due rows a claim looks at per mentor it wants: rows of one mentor coalesce, so a claim
 /// for N mentors may need more than N rows.
@@ -655,6 +656,53 @@ fn percentile(sorted: &[f64], fraction: f64) -> Option<f64> {
     let lower = *sorted.get(below as usize)?;
     let upper = *sorted.get(position.ceil() as usize)?;
     Some(lower + (upper - lower) * (position - below))
+}
+
+impl store::ListingOutbox for crate::SqliteStore {
+    async fn claim_sync(&self, claim: SyncClaim) -> StoreResult<Vec<ClaimedMentor>> {
+        claim_sync(&self.db, claim).await
+    }
+    async fn record_sync_results(
+        &self,
+        org: OrgId,
+        owner: Uuid,
+        results: Vec<SyncResult>,
+    ) -> StoreResult<SyncRecorded> {
+        record_sync_results(&self.db, org, owner, results).await
+    }
+    async fn queue_sync(
+        &self,
+        org: OrgId,
+        selection: SyncSelection,
+        priority: SyncPriority,
+    ) -> StoreResult<u64> {
+        queue_sync(&self.db, org, selection, priority).await
+    }
+    async fn retry_dead_sync(&self, org: OrgId, mentor: Option<MentorId>) -> StoreResult<u64> {
+        retry_dead_sync(&self.db, org, mentor).await
+    }
+    async fn sync_targets(&self, org: OrgId) -> StoreResult<Vec<SyncTarget>> {
+        sync_targets(&self.db, org).await
+    }
+    async fn sync_status(
+        &self,
+        org: OrgId,
+        window: std::time::Duration,
+    ) -> StoreResult<SyncStatusRecord> {
+        sync_status(&self.db, org, window).await
+    }
+    async fn dead_letters(&self, org: OrgId, limit: u32) -> StoreResult<Vec<DeadLetter>> {
+        dead_letters(&self.db, org, limit).await
+    }
+    async fn record_credential_check(&self, org: OrgId, check: CredentialCheck) -> StoreResult<()> {
+        record_credential_check(&self.db, org, check).await
+    }
+    async fn sync_wakeups(&self) -> StoreResult<SyncWakeups> {
+        Ok(self.db.wakeups())
+    }
+    async fn prune_sync_outbox(&self, age: std::time::Duration) -> StoreResult<u64> {
+        prune_sync_outbox(&self.db, age).await
+    }
 }
 
 #[cfg(test)]

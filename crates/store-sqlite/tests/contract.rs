@@ -2,7 +2,7 @@
 //! temporary directory per check, removed when it ends.
 
 use mentor_status_store_sqlite::{Access, SqliteStore};
-use store::Store;
+use store::prelude::*;
 use tempfile::TempDir;
 
 async fn fresh() -> (SqliteStore, TempDir) {

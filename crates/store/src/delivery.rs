@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::AlertRecord;
+use crate::StoreResult;
+use std::future::Future;
 
 /// The organisation a delivery is about, as messages name it.
 #[derive(Debug, Clone, PartialEq)]
@@ -216,6 +218,56 @@ pub fn alert_payload(alert: &AlertRecord, org: Option<&OrgRef>) -> Value {
         },
         "org": org.map(|o| json!({"slug": o.slug.as_str(), "name": o.name})),
     })
+}
+
+/// The email and operations-webhook outboxes.
+pub trait DeliveryOutbox: Clone + Send + Sync + 'static {
+    /// Lease up to `claim.limit` due emails to one sender, oldest first.
+    fn claim_emails(
+        &self,
+        claim: DeliveryClaim,
+    ) -> impl Future<Output = StoreResult<Vec<EmailJob>>> + Send;
+    /// Record what sending the claimed emails did, and end `owner`'s leases; results for emails no
+    /// longer leased to `owner` are ignored (another sender took them over). Returns how many were
+    /// recorded.
+    fn record_email_results(
+        &self,
+        owner: Uuid,
+        results: Vec<DeliveryResult>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Queue, once per (alert, event), what the operations channels must hear: each alert's opening,
+    /// a reminder for an open alert whose last notice is `remind_after` old, and its resolution.
+    /// Returns how many notices were queued (emails and webhook posts).
+    fn queue_alert_deliveries(
+        &self,
+        plan: AlertDeliveryPlan,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Lease up to `claim.limit` due webhook posts to one sender, oldest first.
+    fn claim_webhooks(
+        &self,
+        claim: DeliveryClaim,
+    ) -> impl Future<Output = StoreResult<Vec<WebhookJob>>> + Send;
+    /// As [`DeliveryOutbox::record_email_results`], for webhook posts.
+    fn record_webhook_results(
+        &self,
+        owner: Uuid,
+        results: Vec<DeliveryResult>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Both outboxes' depth.
+    fn delivery_status(&self) -> impl Future<Output = StoreResult<DeliveryStatus>> + Send;
+    /// Forget the organisation's delivered emails sent longer than `age` ago, and every email and
+    /// webhook row of its alerts resolved longer than `age` ago (all of an alert's rows at once, so
+    /// no event of it is ever told again — `age` must exceed the alert reminder interval); returns
+    /// how many. Dead rows of other emails stay for a
+    /// person to look at.
+    fn prune_delivery_outboxes(
+        &self,
+        org: OrgId,
+        age: std::time::Duration,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// The organisation's emails: how many wait, how many are dead, and when the oldest waiting
+    /// one was queued.
+    fn email_queue(&self, org: OrgId) -> impl Future<Output = StoreResult<OutboxDepth>> + Send;
 }
 
 #[cfg(test)]

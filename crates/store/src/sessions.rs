@@ -8,7 +8,9 @@
 use chrono::{DateTime, Utc};
 use domain::UserId;
 
+use crate::StoreResult;
 use crate::User;
+use std::future::Future;
 
 /// How stale a session's `last_seen_at` may get before a lookup writes it again: a busy page does
 /// not write on every request, and idle expiry is exact to within this interval.
@@ -81,4 +83,48 @@ pub struct LoginFailureCounts {
 /// Whether a session last seen at `last_seen_at` should be written as seen at `now`.
 pub fn session_needs_touch(last_seen_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
     now - last_seen_at >= SESSION_TOUCH_INTERVAL
+}
+
+/// Dashboard sessions (stored as token hashes) and failed logins.
+pub trait SessionStore: Clone + Send + Sync + 'static {
+    /// Start a session. `NotFound("user")` when the user does not exist; a token hash already in use
+    /// is a constraint conflict.
+    fn create_session(&self, session: NewSession) -> impl Future<Output = StoreResult<()>> + Send;
+    /// The session with this token hash and its user, if it is live at `now`: before its absolute
+    /// expiry and last seen less than `idle` ago. Marks it seen at `now` (when its last sighting is
+    /// [`SESSION_TOUCH_INTERVAL`] old or more, so busy pages do not write on every request).
+    fn session(
+        &self,
+        token_hash: &TokenHash,
+        now: DateTime<Utc>,
+        idle: chrono::Duration,
+    ) -> impl Future<Output = StoreResult<Option<SessionRecord>>> + Send;
+    /// End a session (logout); false when there was none.
+    fn delete_session(
+        &self,
+        token_hash: &TokenHash,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+    /// Forget sessions that are no longer live at `now` (expired, or idle for `idle`); returns how many.
+    fn delete_expired_sessions(
+        &self,
+        now: DateTime<Utc>,
+        idle: chrono::Duration,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Count a failed login.
+    fn record_login_failure(
+        &self,
+        failure: LoginFailure,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Failed logins at or after `since`, for `account` and for `address`.
+    fn login_failures_since(
+        &self,
+        account: &str,
+        address: &str,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<LoginFailureCounts>> + Send;
+    /// Forget failed logins before `before`; returns how many.
+    fn prune_login_failures(
+        &self,
+        before: DateTime<Utc>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
 }

@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
+use crate::StoreResult;
 use chrono::{DateTime, Utc};
 use domain::{MentorId, MentorStatus, OrgId};
+use std::future::Future;
 use uuid::Uuid;
 
 /// Queue order for the relay: a force sync goes before the changes of the day.
@@ -173,4 +175,66 @@ pub struct DeadLetter {
     pub rows: u64,
     pub last_error: Option<String>,
     pub since: DateTime<Utc>,
+}
+
+/// The public listing sync's outbox: changes queued for Dynamics, claimed by relays, and what they recorded.
+pub trait ListingOutbox: Clone + Send + Sync + 'static {
+    /// Lease up to `claim.limit` mentors of the organisation with due outbox rows to one relay, and
+    /// hide their rows from other relays until the lease ends. Mentors leased by another relay are
+    /// skipped. Returns each mentor's current state.
+    fn claim_sync(
+        &self,
+        claim: SyncClaim,
+    ) -> impl Future<Output = StoreResult<Vec<ClaimedMentor>>> + Send;
+    /// Record what pushing the claimed mentors did, and end `owner`'s leases on them; one transaction.
+    fn record_sync_results(
+        &self,
+        org: OrgId,
+        owner: Uuid,
+        results: Vec<SyncResult>,
+    ) -> impl Future<Output = StoreResult<SyncRecorded>> + Send;
+    /// Queue an outbox row for the selected mentors; returns how many were queued. A mentor that
+    /// already has a row at this priority or above that is due now is skipped; rows waiting out a
+    /// backoff or another relay's lease do not count, so a force sync is not held up by them.
+    fn queue_sync(
+        &self,
+        org: OrgId,
+        selection: SyncSelection,
+        priority: SyncPriority,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Put dead rows (of one mentor, or of the organisation) back in the queue; returns how many.
+    fn retry_dead_sync(
+        &self,
+        org: OrgId,
+        mentor: Option<MentorId>,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+    /// Every linked mentor's desired state, for reconciliation.
+    fn sync_targets(&self, org: OrgId)
+    -> impl Future<Output = StoreResult<Vec<SyncTarget>>> + Send;
+    /// Queue depth, dead letters, lag percentiles of rows confirmed in the last `window`, last
+    /// credential check.
+    fn sync_status(
+        &self,
+        org: OrgId,
+        window: std::time::Duration,
+    ) -> impl Future<Output = StoreResult<SyncStatusRecord>> + Send;
+    /// Mentors with dead rows, newest first.
+    fn dead_letters(
+        &self,
+        org: OrgId,
+        limit: u32,
+    ) -> impl Future<Output = StoreResult<Vec<DeadLetter>>> + Send;
+    fn record_credential_check(
+        &self,
+        org: OrgId,
+        check: CredentialCheck,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Wake-ups for relays: the value changes whenever outbox rows may have been queued (by any
+    /// process, where the backend can tell). Relays poll as well, so a missed wake-up only delays.
+    fn sync_wakeups(&self) -> impl Future<Output = StoreResult<SyncWakeups>> + Send;
+    /// Forget outbox rows confirmed longer than `age` ago; returns how many.
+    fn prune_sync_outbox(
+        &self,
+        age: std::time::Duration,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
 }

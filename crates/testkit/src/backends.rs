@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{Connection, PgConnection};
-use store::Store;
+use store::{SchemaStore, Store};
 use store_postgres::PgStore;
 use store_sqlite::{Access, SqliteStore};
 

@@ -16,11 +16,12 @@ mod helpers;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Instant;
+use store::prelude::*;
 
 use std::sync::Arc;
 
 use domain::{CertificationPeriod, Clock, Email, FullName, MentorId, MentorStatus, Phone};
-use store::{Actor, NewCertification, NewMentor, Store};
+use store::{Actor, NewCertification, NewMentor};
 use testkit::{Postgres, Sqlite, TestBackend};
 
 use helpers::{TestApp, date, spawn_app};

@@ -13,7 +13,7 @@ mod users;
 
 use engine::Engine;
 use serde_json::Value;
-use store::{Store, StoreError};
+use store::{SchemaStore, Store, StoreError};
 use store_postgres::PgStore;
 use store_sqlite::{Access, SqliteStore};
 

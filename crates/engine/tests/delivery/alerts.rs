@@ -1,8 +1,9 @@
 use std::time::Duration;
+use store::prelude::*;
 
 use domain::{Email, Locale};
 use engine::delivery::{AlertQueue, WebhookSender};
-use store::{NewAlert, Severity, Store};
+use store::{NewAlert, Severity};
 use testkit::TestBackend;
 
 use crate::helpers::*;

@@ -1,6 +1,6 @@
 use std::time::Duration;
+use store::prelude::*;
 
-use store::Store;
 use testkit::TestBackend;
 
 use crate::helpers::*;

@@ -1,5 +1,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use store::prelude::*;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use domain::{
@@ -11,7 +12,7 @@ use engine::delivery::{EmailSender, Mailer, MailerConfig, SenderConfig};
 use engine::expiry::ExpiryConfig;
 use serde_json::Value;
 use smtp_sink::{ReceivedMessage, SmtpSink};
-use store::{Actor, NewCertification, NewMentor, NewOrg, NewUser, Org, OrgSettings, Store};
+use store::{Actor, NewCertification, NewMentor, NewOrg, NewUser, Org, OrgSettings};
 use testkit::TestBackend;
 
 pub const RUN_DAY: &str = "2026-07-10";

@@ -1,9 +1,10 @@
 use std::sync::Arc;
+use store::prelude::*;
 
 use domain::{ActionKind, MentorStatus, Reason, Transition};
 use engine::WriteBatcher;
 use futures::future::join_all;
-use store::{Actor, ChangeOutcome, ChangeStore, MentorChange, Store, StoreResult};
+use store::{Actor, ChangeOutcome, ChangeStore, MentorChange, StoreResult};
 use testkit::TestBackend;
 
 use crate::helpers::*;

@@ -1,6 +1,6 @@
 use domain::{Action, MentorStatus};
 use engine::CertificationInput;
-use store::Store;
+use store::prelude::*;
 use testkit::TestBackend;
 
 use crate::helpers::*;

@@ -1,6 +1,6 @@
 use futures::future::join_all;
 use store::RunOutcome;
-use store::Store;
+use store::prelude::*;
 use testkit::TestBackend;
 
 use crate::helpers::*;

@@ -1,6 +1,6 @@
 use domain::MentorStatus;
 use store::RunOutcome;
-use store::Store;
+use store::prelude::*;
 use testkit::TestBackend;
 
 use crate::helpers::*;

@@ -1,5 +1,5 @@
 use domain::MentorStatus;
-use store::Store;
+use store::prelude::*;
 use testkit::TestBackend;
 
 use crate::helpers::*;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use store::prelude::*;
 
 use chrono::{TimeZone, Utc};
 use dataverse::ClientConfig;
@@ -14,7 +15,7 @@ use domain::{
 use engine::Engine;
 use engine::sync::{Integration, ListingSync, Mapping, PassReport, Relay, RelayConfig};
 use serde_json::{Value, json};
-use store::{Actor, NewCertification, NewMentor, NewOrg, NewUser, Org, Store, User};
+use store::{Actor, NewCertification, NewMentor, NewOrg, NewUser, Org, User};
 use testkit::TestBackend;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;

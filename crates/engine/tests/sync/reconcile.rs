@@ -1,5 +1,6 @@
 use serde_json::json;
-use store::{RunOutcome, Store};
+use store::RunOutcome;
+use store::prelude::*;
 use testkit::TestBackend;
 
 use crate::helpers::{VISIBLE, world};

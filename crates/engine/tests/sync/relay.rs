@@ -1,5 +1,5 @@
 use serde_json::json;
-use store::Store;
+use store::prelude::*;
 use testkit::TestBackend;
 
 use crate::helpers::{test_relay_config, world, world_with};

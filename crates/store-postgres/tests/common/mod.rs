@@ -4,7 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{OrgSlug, OrgTimeZone};
 use mentor_status_store_postgres::PgStore;
-use store::{NewOrg, Org, Store};
+use store::prelude::*;
+use store::{NewOrg, Org};
 use testkit::TestDatabase;
 
 /// A migrated store on its own database; the database is dropped with this value.

@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use store::prelude::*;
 
 use chrono::{TimeZone, Utc};
 use domain::{

@@ -1,7 +1,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use store::prelude::*;
 
-use store::Store;
 use testkit::TestBackend;
 
 use crate::helpers::*;

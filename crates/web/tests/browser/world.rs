@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use store::prelude::*;
 
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -19,8 +20,8 @@ use engine::sync::{Integration, ListingSync, Mapping, Relay, RelayConfig};
 use secrecy::SecretString;
 use serde_json::json;
 use store::{
-    Actor, NewAlert, NewCertification, NewMentor, NewOrg, NewUser, Org, Severity, Store,
-    SyncPriority, SyncSelection, User,
+    Actor, NewAlert, NewCertification, NewMentor, NewOrg, NewUser, Org, Severity, SyncPriority,
+    SyncSelection, User,
 };
 use testkit::TestBackend;
 use tokio_util::sync::CancellationToken;

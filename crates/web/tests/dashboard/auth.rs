@@ -3,7 +3,7 @@
 use chrono::Duration;
 use domain::MentorStatus;
 use reqwest::StatusCode;
-use store::Store;
+use store::prelude::*;
 use testkit::TestBackend;
 
 use crate::helpers::{Browser, PASSWORD, spawn, spawn_with};

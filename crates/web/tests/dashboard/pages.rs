@@ -2,7 +2,8 @@
 
 use domain::{Email, Locale, MentorStatus, Role};
 use reqwest::StatusCode;
-use store::{NewUser, Store};
+use store::NewUser;
+use store::prelude::*;
 use testkit::TestBackend;
 
 use crate::helpers::{PASSWORD, hash, mentor, spawn};
