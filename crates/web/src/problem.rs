@@ -63,9 +63,10 @@ pub(crate) struct Problem<'a> {
     current_status: Option<MentorStatus>,
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, kind, title) = match &self {
+impl ApiError {
+    /// The status, the problem type and its title.
+    fn kind(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
             ApiError::BadRequest(_) => (
                 StatusCode::BAD_REQUEST,
                 "/problems/malformed-request",
@@ -103,7 +104,38 @@ impl IntoResponse for ApiError {
                 "/problems/internal",
                 "Internal error",
             ),
-        };
+        }
+    }
+}
+
+/// The HTTP status of an engine error: the one mapping the API's problems and the dashboard's pages
+/// both answer with.
+pub(crate) fn status_of(error: &EngineError) -> StatusCode {
+    match error {
+        EngineError::NotFound { .. } => StatusCode::NOT_FOUND,
+        EngineError::Forbidden(_) => StatusCode::FORBIDDEN,
+        EngineError::Refused { refusal, .. } => match refusal_is_invalid_input(refusal) {
+            Some(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            None => StatusCode::CONFLICT,
+        },
+        EngineError::Invalid(_) | EngineError::InvalidRows(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        EngineError::Conflict(_) => StatusCode::CONFLICT,
+        EngineError::Store(e) => store_status(e),
+    }
+}
+
+fn store_status(error: &StoreError) -> StatusCode {
+    match error {
+        StoreError::NotFound { .. } => StatusCode::NOT_FOUND,
+        StoreError::Conflict(_) => StatusCode::CONFLICT,
+        StoreError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, kind, title) = self.kind();
         match &self {
             ApiError::Internal(cause) => tracing::error!(error = %cause, "request failed"),
             ApiError::Unavailable(cause) => tracing::warn!(error = %cause, "database unavailable"),
@@ -176,7 +208,52 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound { .. } => ApiError::NotFound,
             StoreError::Unavailable(_) => ApiError::Unavailable(e),
+            // A rule of the database refused the write as things stand now.
+            StoreError::Conflict(_) => ApiError::Conflict(
+                "the request conflicts with the current state of the data; read it again".into(),
+            ),
             other => ApiError::Internal(Box::new(other)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::{ActionKind, MentorStatus, Refusal};
+    use store::{Conflict, Constraint};
+
+    use super::*;
+
+    /// Every kind of engine error answers the API with the status the one mapping gives.
+    #[test]
+    fn the_api_answers_every_engine_error_with_the_mapped_status() {
+        let errors = || -> Vec<EngineError> {
+            vec![
+                EngineError::NotFound { entity: "mentor" },
+                EngineError::Forbidden("no".into()),
+                EngineError::Refused {
+                    refusal: Refusal::NotAllowed {
+                        action: ActionKind::Resume,
+                        status: MentorStatus::Active,
+                    },
+                    current: MentorStatus::Active,
+                },
+                EngineError::invalid("email", "bad"),
+                EngineError::InvalidRows(vec![(2, FieldError::new("email", "bad"))]),
+                EngineError::Conflict("raced".into()),
+                EngineError::Store(StoreError::Conflict(Conflict::LostRace)),
+                EngineError::Store(StoreError::Conflict(Conflict::Constraint(
+                    Constraint::Other("x".into()),
+                ))),
+                EngineError::Store(StoreError::Unavailable("down".into())),
+                EngineError::Store(StoreError::Other("odd".into())),
+            ]
+        };
+        let statuses: Vec<u16> = errors().iter().map(|e| status_of(e).as_u16()).collect();
+        assert_eq!(statuses, [404, 403, 409, 422, 422, 409, 409, 409, 503, 500]);
+        for (error, status) in errors().into_iter().zip(statuses) {
+            let what = error.to_string();
+            assert_eq!(ApiError::from(error).kind().0.as_u16(), status, "{what}");
         }
     }
 }

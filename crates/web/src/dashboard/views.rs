@@ -10,6 +10,7 @@ use store::StoreError;
 
 use super::session::Viewer;
 use super::words::Words;
+use crate::problem::status_of;
 
 /// One entry of the menu.
 pub(crate) struct NavItem {
@@ -123,45 +124,32 @@ pub(crate) fn error_page(chrome: Chrome, status: StatusCode, message: String) ->
 /// An engine error as a status and a sentence for the viewer. Never a raw 500: unexpected failures
 /// are logged and told in words.
 pub(crate) fn explain(t: &Words, error: &EngineError) -> (StatusCode, String) {
-    match error {
-        EngineError::NotFound { .. } => (StatusCode::NOT_FOUND, t.error_not_found.to_owned()),
-        EngineError::Forbidden(_) => (StatusCode::FORBIDDEN, t.error_forbidden.to_owned()),
+    let words = match error {
+        EngineError::NotFound { .. } => t.error_not_found.to_owned(),
+        EngineError::Forbidden(_) => t.error_forbidden.to_owned(),
         EngineError::Refused { refusal, current } => match refusal {
-            domain::Refusal::ResumeOnNotAfterToday { .. } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                t.error_resume_on_not_after_today.to_owned(),
-            ),
-            domain::Refusal::NotAllowed { action, .. } => {
-                (StatusCode::CONFLICT, t.refused(*action, *current))
+            domain::Refusal::ResumeOnNotAfterToday { .. } => {
+                t.error_resume_on_not_after_today.to_owned()
             }
-            _ => (StatusCode::CONFLICT, t.error_conflict.to_owned()),
+            domain::Refusal::NotAllowed { action, .. } => t.refused(*action, *current),
+            _ => t.error_conflict.to_owned(),
         },
-        EngineError::Invalid(fields) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, fields_message(t, fields))
+        EngineError::Invalid(fields) => fields_message(t, fields),
+        EngineError::InvalidRows(_) => t.error_invalid_input.to_owned(),
+        EngineError::Conflict(_) | EngineError::Store(StoreError::Conflict(_)) => {
+            t.error_conflict.to_owned()
         }
-        EngineError::InvalidRows(_) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            t.error_invalid_input.to_owned(),
-        ),
-        EngineError::Conflict(_) => (StatusCode::CONFLICT, t.error_conflict.to_owned()),
+        EngineError::Store(StoreError::NotFound { .. }) => t.error_not_found.to_owned(),
         EngineError::Store(StoreError::Unavailable(e)) => {
             tracing::warn!(error = %e, "dashboard: the database is unavailable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                t.error_unavailable.to_owned(),
-            )
-        }
-        EngineError::Store(StoreError::Conflict(_)) => {
-            (StatusCode::CONFLICT, t.error_conflict.to_owned())
+            t.error_unavailable.to_owned()
         }
         EngineError::Store(e) => {
             tracing::error!(error = %e, "dashboard: a request failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                t.error_internal.to_owned(),
-            )
+            t.error_internal.to_owned()
         }
-    }
+    };
+    (status_of(error), words)
 }
 
 /// Invalid fields, in words for the fields the dashboard's forms have.

@@ -230,7 +230,47 @@ async fn changes_made_by_others_notify_the_mentor<B: TestBackend>() {
     );
 }
 
+/// A rule of the database that refuses the write (here a unique index the test adds: one pause per
+/// reason) answers 409, as the dashboard does, not 500.
+async fn a_write_a_database_rule_refuses_is_a_conflict<B: TestBackend>() {
+    let app = spawn_app::<B>().await;
+    let other = id_of(
+        &app.create_mentor("Ola Nordmann", "ola@hlf.no", Some("2027-01-01"))
+            .await,
+    );
+    B::execute(
+        &app.db,
+        "CREATE UNIQUE INDEX test_one_pause_per_reason ON status_history (reason) \
+         WHERE to_status = 'paused'",
+    )
+    .await;
+    let pause = json!({"reason": "ferie"});
+    let first = app
+        .post(
+            &format!("/api/v1/mentors/{}/pause", app.own_mentor),
+            &app.coordinator,
+            pause.clone(),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let refused = app
+        .post(
+            &format!("/api/v1/mentors/{other}/pause"),
+            &app.coordinator,
+            pause,
+        )
+        .await;
+    refused.problem(409);
+    assert_eq!(refused.body["type"], "/problems/conflict");
+    assert_eq!(
+        app.mentor_json(other).await["status"],
+        "active",
+        "nothing written"
+    );
+}
+
 testkit::on_both_backends!(
+    a_write_a_database_rule_refuses_is_a_conflict,
     every_transition_of_the_table_works_and_every_other_is_refused_with_the_current_status,
     a_pause_keeps_its_reason_and_return_date_and_resume_clears_them,
     resume_and_reactivate_land_in_certification_expired_when_it_lapsed_meanwhile,

@@ -9,6 +9,7 @@ use testkit::TestBackend;
 use crate::helpers::spawn;
 
 testkit::on_both_backends!(
+    a_write_a_database_rule_refuses_is_a_conflict_page,
     pause_resume_deactivate_reactivate_and_renew_redirect_and_show_the_change,
     refused_and_invalid_actions_show_the_reason_on_the_page,
     another_organisations_mentor_is_not_found,
@@ -16,6 +17,33 @@ testkit::on_both_backends!(
     settings_are_for_admins_and_checked,
     alerts_are_acknowledged_from_the_list,
 );
+
+/// A rule of the database that refuses the write (a unique index the test adds: one pause per
+/// reason) is a 409 page, as the API answers.
+async fn a_write_a_database_rule_refuses_is_a_conflict_page<B: TestBackend>() {
+    let app = spawn::<B>().await;
+    B::execute(
+        &app.db,
+        "CREATE UNIQUE INDEX test_one_pause_per_reason ON status_history (reason) \
+         WHERE to_status = 'paused'",
+    )
+    .await;
+    let mut browser = app.browser().logged_in("coord@hlf.no").await;
+    let csrf = browser.csrf().await;
+    for (mentor, expected) in [
+        (app.own_mentor, StatusCode::SEE_OTHER),
+        (app.colleague, StatusCode::CONFLICT),
+    ] {
+        let answer = browser
+            .post(
+                &format!("/mentors/{mentor}/pause"),
+                &[("csrf", &csrf), ("reason", "ferie")],
+            )
+            .await;
+        assert_eq!(answer.status, expected, "{}", answer.body);
+    }
+    assert_eq!(app.status_of(app.colleague).await, MentorStatus::Active);
+}
 
 async fn pause_resume_deactivate_reactivate_and_renew_redirect_and_show_the_change<
     B: TestBackend,
