@@ -113,7 +113,6 @@ pub(crate) async fn authenticate<S: Store>(
         None => {
             let user = state
                 .engine
-                .store()
                 .user_by_subject(&subject)
                 .await?
                 .ok_or_else(|| ApiError::Unauthorized("the token names no known user".into()))?;

@@ -55,8 +55,8 @@ pub(crate) async fn idempotency<S: Store>(
     })?;
     let fingerprint = fingerprint(&parts.method, parts.uri.path(), parts.uri.query(), &body);
 
-    let store = state.engine.store();
-    match store
+    let engine = &state.engine;
+    match engine
         .idempotency_begin(user.id, &key, &fingerprint, STALE_AFTER)
         .await?
     {
@@ -74,13 +74,13 @@ pub(crate) async fn idempotency<S: Store>(
             let body = match to_bytes(body, usize::MAX).await {
                 Ok(body) => body,
                 Err(e) => {
-                    store.idempotency_abandon(user.id, &key).await?;
+                    engine.idempotency_abandon(user.id, &key).await?;
                     return Err(ApiError::Internal(Box::new(e)));
                 }
             };
             if parts.status.is_server_error() {
                 // The client may retry a server failure with the same key.
-                store.idempotency_abandon(user.id, &key).await?;
+                engine.idempotency_abandon(user.id, &key).await?;
             } else {
                 let content_type = parts
                     .headers
@@ -88,7 +88,7 @@ pub(crate) async fn idempotency<S: Store>(
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("application/json")
                     .to_owned();
-                store
+                engine
                     .idempotency_complete(
                         user.id,
                         &key,

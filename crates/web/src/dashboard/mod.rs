@@ -30,9 +30,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use domain::{Locale, OrgId};
+use engine::{Engine, EngineError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use store::{Org, Store, StoreResult};
+use store::{Org, Store};
 
 use crate::state::AppState;
 
@@ -131,14 +132,17 @@ pub(crate) struct OrgCache {
 const ORG_TTL: Duration = Duration::from_secs(5);
 
 impl OrgCache {
-    pub async fn get<S: Store>(&self, store: &S, id: OrgId) -> StoreResult<(Org, Locale)> {
+    pub async fn get<S: Store>(
+        &self,
+        engine: &Engine<S>,
+        id: OrgId,
+    ) -> Result<(Org, Locale), EngineError> {
         if let Some((at, org, locale)) = self.entries.read().expect("org cache poisoned").get(&id)
             && at.elapsed() < ORG_TTL
         {
             return Ok((org.clone(), *locale));
         }
-        let org = store.org(id).await?;
-        let locale = store.org_settings(id).await?.locale;
+        let (org, locale) = engine.org_and_locale(id).await?;
         let mut entries = self.entries.write().expect("org cache poisoned");
         if entries.len() > 10_000 {
             entries.clear();

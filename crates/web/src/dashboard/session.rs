@@ -4,19 +4,15 @@
 
 use std::net::SocketAddr;
 
-use argon2::password_hash::rand_core::{OsRng, RngCore};
 use axum::extract::{ConnectInfo, Form, FromRequest, FromRequestParts, Request, State};
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use domain::{Locale, MentorId};
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
-use store::{Org, Store, TokenHash, User};
+use store::{Org, Store, User};
 
 use super::views::{Chrome, error_page};
 use super::words::{Words, words};
@@ -26,17 +22,6 @@ use super::{Dash, DashboardConfig};
 pub(crate) const SESSION_COOKIE: &str = "ms_session";
 /// Before a session exists, the login form's anti-CSRF token (double submit).
 pub(crate) const LOGIN_CSRF_COOKIE: &str = "ms_login";
-
-/// A fresh random token: 32 bytes from the operating system, URL-safe base64.
-pub(crate) fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-pub(crate) fn token_hash(token: &str) -> TokenHash {
-    Sha256::digest(token.as_bytes()).into()
-}
 
 /// Equal strings, compared in time that depends only on their lengths.
 pub(crate) fn same(a: &str, b: &str) -> bool {
@@ -189,14 +174,7 @@ pub(crate) async fn require_session<S: Store>(
     let Some(token) = cookie(request.headers(), SESSION_COOKIE).map(str::to_owned) else {
         return to_login(&request, false);
     };
-    let now = dash.app.engine.clock().now();
-    let session = match dash
-        .app
-        .engine
-        .store()
-        .session(&token_hash(&token), now, config.idle_timeout)
-        .await
-    {
+    let session = match dash.app.engine.session(&token, config.idle_timeout).await {
         Ok(Some(session)) => session,
         Ok(None) => {
             let mut response = to_login(&request, true);
@@ -209,11 +187,7 @@ pub(crate) async fn require_session<S: Store>(
         }
         Err(e) => return unavailable(&request, e),
     };
-    let (org, org_locale) = match dash
-        .orgs
-        .get(dash.app.engine.store(), session.user.org_id)
-        .await
-    {
+    let (org, org_locale) = match dash.orgs.get(&dash.app.engine, session.user.org_id).await {
         Ok(found) => found,
         Err(e) => return unavailable(&request, e),
     };
@@ -248,7 +222,7 @@ fn to_login(request: &Request, expired: bool) -> Response {
     Redirect::to(&target).into_response()
 }
 
-fn unavailable(request: &Request, error: store::StoreError) -> Response {
+fn unavailable(request: &Request, error: engine::EngineError) -> Response {
     tracing::warn!(error = %error, "dashboard: the store failed");
     let t = super::login::locale_of_request(request.headers(), None);
     error_page(
@@ -306,16 +280,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tokens_are_long_random_and_hashed() {
-        let a = random_token();
-        let b = random_token();
-        assert_ne!(a, b);
-        assert_eq!(a.len(), 43, "32 bytes of base64 without padding");
-        assert_eq!(token_hash(&a), token_hash(&a));
-        assert_ne!(token_hash(&a), token_hash(&b));
-    }
 
     #[test]
     fn comparison_needs_equal_non_empty_strings() {

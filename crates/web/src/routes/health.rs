@@ -15,15 +15,15 @@ pub(super) async fn healthz() -> Json<Value> {
 pub(super) async fn readyz<S: Store>(
     State(state): State<AppState<S>>,
 ) -> (StatusCode, Json<Value>) {
-    let store = state.engine.store();
-    let database = match store.ping().await {
+    let engine = &state.engine;
+    let database = match engine.ping_database().await {
         Ok(()) => "ok".to_owned(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness: database unreachable");
             "unreachable".to_owned()
         }
     };
-    let migrations = match store.schema_status().await {
+    let migrations = match engine.schema_status().await {
         Ok(s) if s.is_current() => "current".to_owned(),
         Ok(s) => format!("pending ({} of {} applied)", s.applied, s.known),
         Err(_) => "unknown".to_owned(),

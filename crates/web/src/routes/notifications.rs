@@ -52,7 +52,6 @@ pub(super) async fn list<S: Store>(
     let before = pagination::decode::<NotificationId>(params.cursor.as_deref())?;
     let page = state
         .engine
-        .store()
         .notifications(&user, unread_only, limit, before)
         .await?;
     Ok(Json(List {
@@ -81,11 +80,6 @@ pub(super) async fn mark_read<S: Store>(
     let id = pagination::uuid(&raw)
         .map(NotificationId)
         .ok_or_else(|| ApiError::BadRequest(format!("`{raw}` is not a valid id (a UUID)")))?;
-    let at = state.engine.clock().now();
-    let notification = state
-        .engine
-        .store()
-        .mark_notification_read(&user, id, at)
-        .await?;
+    let notification = state.engine.mark_notification_read(&user, id).await?;
     Ok(Json(notification.into()))
 }
