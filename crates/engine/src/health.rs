@@ -1,10 +1,10 @@
 //! Whether the database answers and holds the schema this build expects, for readiness checks.
 
-use store::{SchemaStatus, Store};
+use store::{SchemaStatus, SchemaStore};
 
 use crate::{Engine, EngineError};
 
-impl<S: Store> Engine<S> {
+impl<S: SchemaStore> Engine<S> {
     /// A round trip to the database.
     pub async fn ping_database(&self) -> Result<(), EngineError> {
         Ok(self.store().ping().await?)

@@ -1,11 +1,11 @@
 //! A login's in-app notifications: listed newest first, and marked read.
 
 use domain::NotificationId;
-use store::{Notification, Page, Store, User};
+use store::{Notification, NotificationStore, Page, User};
 
 use crate::{Engine, EngineError};
 
-impl<S: Store> Engine<S> {
+impl<S: NotificationStore> Engine<S> {
     /// `user`'s notifications (addressed to them, or to the mentor they sign in as), newest first,
     /// `limit` at most, older than `before`.
     pub async fn notifications(

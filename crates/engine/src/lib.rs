@@ -91,7 +91,10 @@ impl<S: store::Store> Engine<S> {
         self.listing = Some(Arc::new(listing));
         self
     }
+}
 
+/// What needs no store capability at all, so code bound on one capability can reach it too.
+impl<S> Engine<S> {
     /// The listing sync's integrations, when any are configured.
     pub fn listing(&self) -> Option<&sync::ListingSync> {
         self.listing.as_deref()

@@ -1,11 +1,11 @@
 //! An organisation as every page shows it: its record and its language.
 
 use domain::{Locale, OrgId};
-use store::{Org, Store};
+use store::{Org, OrgStore};
 
 use crate::{Engine, EngineError};
 
-impl<S: Store> Engine<S> {
+impl<S: OrgStore> Engine<S> {
     /// The organisation `id` and the language its settings choose.
     pub async fn org_and_locale(&self, id: OrgId) -> Result<(Org, Locale), EngineError> {
         let org = self.store().org(id).await?;

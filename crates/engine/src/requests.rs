@@ -2,16 +2,18 @@
 //! idempotency key's record (begun, replayed, completed or abandoned).
 
 use domain::UserId;
-use store::{IdempotencyBegin, Store, StoredResponse, User};
+use store::{IdempotencyBegin, IdempotencyStore, StoredResponse, User, UserStore};
 
 use crate::{Engine, EngineError};
 
-impl<S: Store> Engine<S> {
+impl<S: UserStore> Engine<S> {
     /// The login a token's `sub` claim names.
     pub async fn user_by_subject(&self, subject: &str) -> Result<Option<User>, EngineError> {
         Ok(self.store().user_by_subject(subject).await?)
     }
+}
 
+impl<S: IdempotencyStore> Engine<S> {
     /// Claims `key` for `user`'s request with `fingerprint`, or tells why not (replay, mismatch,
     /// still in progress). A claim unfinished after `stale_after` may be taken again.
     pub async fn idempotency_begin(

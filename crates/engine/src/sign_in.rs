@@ -13,7 +13,7 @@ use chrono::Duration;
 use domain::Email;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
-use store::{LoginFailure, NewSession, SessionRecord, Store, TokenHash, User};
+use store::{LoginFailure, NewSession, SessionRecord, SessionStore, TokenHash, User, UserStore};
 
 use crate::{Engine, EngineError};
 
@@ -97,7 +97,7 @@ pub enum SignIn {
     RateLimited,
 }
 
-impl<S: Store> Engine<S> {
+impl<S: UserStore + SessionStore> Engine<S> {
     /// One sign-in with `account` (an email address as typed) and `password` from `address`; a
     /// session lasting at most `lifetime` when it is right. The caller serialises attempts per
     /// account and address, so a burst cannot get more tries than the limit.
@@ -148,7 +148,9 @@ impl<S: Store> Engine<S> {
         tracing::info!(user = %user.id, "signed in");
         Ok(SignIn::Granted { user, token })
     }
+}
 
+impl<S: SessionStore> Engine<S> {
     /// The live session `token` names (not idle for longer than `idle`, not past its end).
     pub async fn session(
         &self,

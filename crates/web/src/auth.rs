@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use store::{Store, User};
+use store::{User, UserStore};
 
 use crate::ApiError;
 use crate::state::AppState;
@@ -90,7 +90,7 @@ impl TokenKeys {
 pub(crate) struct CurrentUser(pub User);
 
 /// Middleware: a valid bearer token naming a known user, or 401.
-pub(crate) async fn authenticate<S: Store>(
+pub(crate) async fn authenticate<S: UserStore>(
     State(state): State<AppState<S>>,
     mut request: Request,
     next: Next,

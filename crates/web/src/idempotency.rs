@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
-use store::{IdempotencyBegin, Store, StoredResponse};
+use store::{IdempotencyBegin, IdempotencyStore, StoredResponse};
 
 use crate::ApiError;
 use crate::auth::CurrentUser;
@@ -22,7 +22,7 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// A claimed key whose request never finished (the process died) may be reused after this long.
 const STALE_AFTER: chrono::Duration = chrono::Duration::minutes(2);
 
-pub(crate) async fn idempotency<S: Store>(
+pub(crate) async fn idempotency<S: IdempotencyStore>(
     State(state): State<AppState<S>>,
     request: Request,
     next: Next,

@@ -11,7 +11,7 @@ use domain::Locale;
 use engine::EngineError;
 use engine::sign_in::{SignIn, random_token};
 use serde::Deserialize;
-use store::Store;
+use store::{SessionStore, UserStore};
 
 use super::session::{
     Checked, Config, CsrfField, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Viewer, client_address,
@@ -79,7 +79,10 @@ pub(super) struct LoginQuery {
 }
 
 /// `/`: the mentors for a signed-in browser, else the login page.
-pub(super) async fn home<S: Store>(State(dash): State<Dash<S>>, request: Request) -> Response {
+pub(super) async fn home<S: SessionStore>(
+    State(dash): State<Dash<S>>,
+    request: Request,
+) -> Response {
     let config = config_of(&request);
     if let Some(token) = cookie(request.headers(), SESSION_COOKIE)
         && let Ok(Some(_)) = dash.app.engine.session(token, config.idle_timeout).await
@@ -90,7 +93,7 @@ pub(super) async fn home<S: Store>(State(dash): State<Dash<S>>, request: Request
 }
 
 /// `GET /login`.
-pub(super) async fn form<S: Store>(
+pub(super) async fn form<S: SessionStore>(
     State(dash): State<Dash<S>>,
     Query(query): Query<LoginQuery>,
     request: Request,
@@ -168,7 +171,10 @@ pub(super) struct LoginForm {
 }
 
 /// `POST /login`.
-pub(super) async fn submit<S: Store>(State(dash): State<Dash<S>>, request: Request) -> Response {
+pub(super) async fn submit<S: UserStore + SessionStore>(
+    State(dash): State<Dash<S>>,
+    request: Request,
+) -> Response {
     let config = config_of(&request);
     let address = client_address(&request, &config);
     let headers = request.headers().clone();
@@ -255,7 +261,7 @@ pub(super) async fn submit<S: Store>(State(dash): State<Dash<S>>, request: Reque
 }
 
 /// Every so often, after a login: forget sessions that ended and old failures.
-async fn housekeeping<S: Store>(dash: &Dash<S>, config: &DashboardConfig) {
+async fn housekeeping<S: SessionStore>(dash: &Dash<S>, config: &DashboardConfig) {
     let now = dash.app.engine.clock().now();
     {
         let mut last = dash.housekeeping.lock().expect("housekeeping poisoned");
@@ -304,7 +310,7 @@ impl CsrfField for LogoutForm {
 }
 
 /// `POST /logout`: the session is deleted, and its cookie.
-pub(super) async fn logout<S: Store>(
+pub(super) async fn logout<S: SessionStore>(
     State(dash): State<Dash<S>>,
     headers: HeaderMap,
     Config(config): Config,

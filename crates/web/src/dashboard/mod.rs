@@ -33,7 +33,7 @@ use domain::{Locale, OrgId};
 use engine::{Engine, EngineError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use store::{Org, Store};
+use store::{Org, OrgStore, Store};
 
 use crate::state::AppState;
 
@@ -132,7 +132,7 @@ pub(crate) struct OrgCache {
 const ORG_TTL: Duration = Duration::from_secs(5);
 
 impl OrgCache {
-    pub async fn get<S: Store>(
+    pub async fn get<S: OrgStore>(
         &self,
         engine: &Engine<S>,
         id: OrgId,

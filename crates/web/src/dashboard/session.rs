@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::{Locale, MentorId};
 use serde::de::DeserializeOwned;
-use store::{Org, Store, User};
+use store::{Org, OrgStore, SessionStore, Store, User};
 
 use super::views::{Chrome, error_page};
 use super::words::{Words, words};
@@ -165,7 +165,7 @@ impl Viewer {
 }
 
 /// Middleware of every page behind the login: a live session, or back to the login page.
-pub(crate) async fn require_session<S: Store>(
+pub(crate) async fn require_session<S: SessionStore + OrgStore>(
     State(dash): State<Dash<S>>,
     mut request: Request,
     next: Next,

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use domain::NotificationId;
 use serde::Deserialize;
-use store::Store;
+use store::NotificationStore;
 use utoipa::IntoParams;
 
 use super::pagination::{self, PageParams};
@@ -35,7 +35,7 @@ pub(super) struct UnreadFilter {
         (status = 422, response = InvalidField),
     )
 )]
-pub(super) async fn list<S: Store>(
+pub(super) async fn list<S: NotificationStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     filter: Result<Query<UnreadFilter>, axum::extract::rejection::QueryRejection>,
@@ -72,7 +72,7 @@ pub(super) async fn list<S: Store>(
         (status = 404, response = NotFound),
     )
 )]
-pub(super) async fn mark_read<S: Store>(
+pub(super) async fn mark_read<S: NotificationStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     Path(raw): Path<String>,
