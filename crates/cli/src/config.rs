@@ -9,7 +9,7 @@ use domain::Thresholds;
 use engine::expiry::{ExpiryConfig, RunAt};
 use engine::scheduler::DEFAULT_TICK;
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -17,13 +17,12 @@ use crate::delivery_config::{
     AlertsSection, DeliveryPlan, DeliverySection, SMTP_PASSWORD_ENV, SMTP_PASSWORD_KEY,
     SmtpSection, delivery_plan,
 };
+use crate::env::{ENV_PREFIX, environment};
 use crate::error::CliError;
 use crate::sync_config::{
     OrgSection, SyncSection, client_secret_env, is_client_secret_key, read_client_secrets,
 };
 
-/// Prefix of every configuration environment variable; `__` separates sections from keys.
-pub const ENV_PREFIX: &str = "MENTOR_STATUS__";
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "mentor-status.toml";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/mentor-status.db";
@@ -477,10 +476,6 @@ fn instance_name() -> String {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "localhost".to_owned());
     format!("{host}:{}", std::process::id())
-}
-
-fn environment() -> Env {
-    Env::prefixed(ENV_PREFIX).split("__")
 }
 
 /// Which store implementation a database URL selects.

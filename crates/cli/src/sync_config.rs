@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use store::Store;
 
-use crate::config::ENV_PREFIX;
+use crate::env::ENV_PREFIX;
 use crate::error::CliError;
 
 /// `[sync]`: how relays pace themselves.
