@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use chrono::{Duration, NaiveDate};
 use clap::{Args, Parser, Subcommand};
-use domain::{Email, Locale, MentorId, OrgSlug, OrgTimeZone, Role};
+use domain::{DomainError, Email, Locale, MentorId, OrgSlug, OrgTimeZone, Role};
 
 use crate::config::LogFormat;
 use crate::ttl::parse_ttl;
@@ -233,11 +233,11 @@ fn parse_email(raw: &str) -> Result<Email, String> {
     Email::parse(raw).map_err(|e| e.to_string())
 }
 
-fn parse_role(raw: &str) -> Result<Role, String> {
+fn parse_role(raw: &str) -> Result<Role, DomainError> {
     raw.parse()
 }
 
-fn parse_locale(raw: &str) -> Result<Locale, String> {
+fn parse_locale(raw: &str) -> Result<Locale, DomainError> {
     Locale::parse(raw)
 }
 

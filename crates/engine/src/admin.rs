@@ -113,12 +113,12 @@ impl<S: Store> Engine<S> {
             .thresholds_days
             .map(|values| Thresholds::parse(&values).map(|t| t.as_slice().to_vec()))
             .transpose()
-            .map_err(|e| EngineError::invalid("thresholds_days", e))?;
+            .map_err(|e| EngineError::invalid("thresholds_days", e.to_string()))?;
         let locale = input
             .locale
             .map(|code| Locale::parse(&code))
             .transpose()
-            .map_err(|e| EngineError::invalid("locale", e))?;
+            .map_err(|e| EngineError::invalid("locale", e.to_string()))?;
         let stored = self.store().org_settings(user.org_id).await?;
         let settings = OrgSettings {
             thresholds_days,

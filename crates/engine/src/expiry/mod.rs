@@ -49,7 +49,8 @@ impl<S: Store> Engine<S> {
         match settings.thresholds_days {
             Some(days) => {
                 let values: Vec<i64> = days.iter().map(|d| i64::from(*d)).collect();
-                Thresholds::parse(&values).map_err(|e| EngineError::invalid("thresholds_days", e))
+                Thresholds::parse(&values)
+                    .map_err(|e| EngineError::invalid("thresholds_days", e.to_string()))
             }
             None => Ok(config.thresholds.clone()),
         }
