@@ -80,8 +80,15 @@ pub struct DevDataverseSim {
     pub contacts: u32,
     /// Service protection limit as REQUESTS/SECONDS, e.g. 6000/300
     #[arg(long, value_name = "REQUESTS/SECONDS")]
-    pub rate_limit: Option<dataverse_sim::RateLimit>,
+    pub rate_limit: Option<RateLimit>,
 }
+
+/// `--rate-limit` as the simulator reads it. A build without the `demo` feature has no simulator and
+/// refuses `dev dataverse-sim` whole, but keeps its options (as text) so `--help` is the same.
+#[cfg(feature = "demo")]
+type RateLimit = dataverse_sim::RateLimit;
+#[cfg(not(feature = "demo"))]
+type RateLimit = String;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
