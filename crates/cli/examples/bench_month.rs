@@ -663,8 +663,8 @@ async fn progress(pool: &PgPool, date: NaiveDate) -> Result<Progress> {
          FROM job_runs WHERE business_date = $1",
     )
     .bind(date)
-    .bind(engine::expiry::EXPIRY_JOB)
-    .bind(engine::sync::LISTING_SYNC_JOB)
+    .bind(engine::Job::Expiry.as_str())
+    .bind(engine::Job::ListingSync.as_str())
     .fetch_one(pool)
     .await?)
 }
@@ -825,8 +825,8 @@ async fn run_night(
         last_email,
         writes: night_writes,
         last_write,
-        expiry: find(engine::expiry::EXPIRY_JOB),
-        listing: find(engine::sync::LISTING_SYNC_JOB),
+        expiry: find(engine::Job::Expiry.as_str()),
+        listing: find(engine::Job::ListingSync.as_str()),
         runs: runs.len() as i64,
         mismatches,
         cpu: cpu_between(&cpu_before, &cpu_after),
@@ -1211,8 +1211,8 @@ async fn run() -> Result<bool> {
     println!(
         "   a night: from the clock file's move to 05:30 of the next date until both scheduled runs \
          ({}, {}) succeeded and no email or sync outbox row is pending",
-        engine::expiry::EXPIRY_JOB,
-        engine::sync::LISTING_SYNC_JOB
+        engine::Job::Expiry.as_str(),
+        engine::Job::ListingSync.as_str()
     );
     let row = |measure: &str, result: String| println!("{measure:<44} | {result}");
     row("measure", "result".to_owned());

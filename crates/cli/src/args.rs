@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use chrono::{Duration, NaiveDate};
 use clap::{Args, Parser, Subcommand};
-use domain::{Email, Locale, MentorId, OrgSlug, OrgTimeZone, Role};
+use domain::{DomainError, Email, Locale, MentorId, OrgSlug, OrgTimeZone, Role};
 
 use crate::config::LogFormat;
 use crate::ttl::parse_ttl;
@@ -80,8 +80,15 @@ pub struct DevDataverseSim {
     pub contacts: u32,
     /// Service protection limit as REQUESTS/SECONDS, e.g. 6000/300
     #[arg(long, value_name = "REQUESTS/SECONDS")]
-    pub rate_limit: Option<dataverse_sim::RateLimit>,
+    pub rate_limit: Option<RateLimit>,
 }
+
+/// `--rate-limit` as the simulator reads it. A build without the `demo` feature has no simulator and
+/// refuses `dev dataverse-sim` whole, but keeps its options (as text) so `--help` is the same.
+#[cfg(feature = "demo")]
+type RateLimit = dataverse_sim::RateLimit;
+#[cfg(not(feature = "demo"))]
+type RateLimit = String;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -233,11 +240,11 @@ fn parse_email(raw: &str) -> Result<Email, String> {
     Email::parse(raw).map_err(|e| e.to_string())
 }
 
-fn parse_role(raw: &str) -> Result<Role, String> {
+fn parse_role(raw: &str) -> Result<Role, DomainError> {
     raw.parse()
 }
 
-fn parse_locale(raw: &str) -> Result<Locale, String> {
+fn parse_locale(raw: &str) -> Result<Locale, DomainError> {
     Locale::parse(raw)
 }
 

@@ -4,12 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use domain::Thresholds;
 use engine::expiry::{ExpiryConfig, RunAt};
 use engine::scheduler::DEFAULT_TICK;
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -17,13 +18,13 @@ use crate::delivery_config::{
     AlertsSection, DeliveryPlan, DeliverySection, SMTP_PASSWORD_ENV, SMTP_PASSWORD_KEY,
     SmtpSection, delivery_plan,
 };
+use crate::duration;
+use crate::env::{ENV_PREFIX, environment};
 use crate::error::CliError;
 use crate::sync_config::{
     OrgSection, SyncSection, client_secret_env, is_client_secret_key, read_client_secrets,
 };
 
-/// Prefix of every configuration environment variable; `__` separates sections from keys.
-pub const ENV_PREFIX: &str = "MENTOR_STATUS__";
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "mentor-status.toml";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/mentor-status.db";
@@ -134,16 +135,16 @@ pub struct SchedulerSection {
     /// Run scheduled jobs in this instance (several instances may; each job runs once).
     #[serde(default = "default_true")]
     pub enabled: bool,
-    /// Seconds between looks for due work.
-    #[serde(default = "default_tick_seconds")]
-    pub tick_seconds: u64,
+    /// Between looks for due work (seconds, or a duration such as `"1m"`).
+    #[serde(default = "default_tick", deserialize_with = "duration::seconds")]
+    pub tick_seconds: Duration,
 }
 
 impl Default for SchedulerSection {
     fn default() -> Self {
         Self {
-            enabled: true,
-            tick_seconds: default_tick_seconds(),
+            enabled: default_true(),
+            tick_seconds: default_tick(),
         }
     }
 }
@@ -172,8 +173,8 @@ fn default_true() -> bool {
     true
 }
 
-fn default_tick_seconds() -> u64 {
-    DEFAULT_TICK.as_secs()
+fn default_tick() -> Duration {
+    DEFAULT_TICK
 }
 
 #[derive(Debug, Deserialize)]
@@ -202,12 +203,18 @@ pub struct DashboardSection {
     /// Count failed logins by the last `X-Forwarded-For` address (only behind a proxy that sets it).
     #[serde(default)]
     pub trust_forwarded_for: bool,
-    /// A session unused this many minutes ends (1–1440).
-    #[serde(default = "default_session_idle_minutes")]
-    pub session_idle_minutes: u32,
-    /// A session ends this many hours after login (1–168).
-    #[serde(default = "default_session_hours")]
-    pub session_hours: u32,
+    /// A session unused this long ends (minutes, 1–1440).
+    #[serde(
+        default = "default_session_idle",
+        deserialize_with = "duration::minutes"
+    )]
+    pub session_idle_minutes: Duration,
+    /// A session ends this long after login (hours, 1–168).
+    #[serde(
+        default = "default_session_lifetime",
+        deserialize_with = "duration::hours"
+    )]
+    pub session_hours: Duration,
 }
 
 impl Default for DashboardSection {
@@ -215,29 +222,38 @@ impl Default for DashboardSection {
         Self {
             secure_cookies: false,
             trust_forwarded_for: false,
-            session_idle_minutes: default_session_idle_minutes(),
-            session_hours: default_session_hours(),
+            session_idle_minutes: default_session_idle(),
+            session_hours: default_session_lifetime(),
         }
     }
 }
 
-fn default_session_idle_minutes() -> u32 {
-    60
+/// The web layer's defaults ([`web::DashboardConfig`]), so they are written once.
+fn default_session_idle() -> Duration {
+    web::DashboardConfig::default()
+        .idle_timeout
+        .to_std()
+        .expect("a positive default")
 }
 
-fn default_session_hours() -> u32 {
-    12
+fn default_session_lifetime() -> Duration {
+    web::DashboardConfig::default()
+        .absolute_timeout
+        .to_std()
+        .expect("a positive default")
 }
 
 impl DashboardSection {
     /// The web layer's view of `[dashboard]`, validated.
     pub fn config(&self) -> Result<web::DashboardConfig, CliError> {
-        if !(1..=1440).contains(&self.session_idle_minutes) {
+        const MINUTE: Duration = Duration::from_secs(60);
+        const HOUR: Duration = Duration::from_secs(3600);
+        if !(MINUTE..=1440 * MINUTE).contains(&self.session_idle_minutes) {
             return Err(CliError::usage(
                 "dashboard.session_idle_minutes must be from 1 to 1440",
             ));
         }
-        if !(1..=168).contains(&self.session_hours) {
+        if !(HOUR..=168 * HOUR).contains(&self.session_hours) {
             return Err(CliError::usage(
                 "dashboard.session_hours must be from 1 to 168",
             ));
@@ -245,8 +261,10 @@ impl DashboardSection {
         Ok(web::DashboardConfig {
             secure_cookies: self.secure_cookies,
             trust_forwarded_for: self.trust_forwarded_for,
-            idle_timeout: chrono::Duration::minutes(i64::from(self.session_idle_minutes)),
-            absolute_timeout: chrono::Duration::hours(i64::from(self.session_hours)),
+            idle_timeout: chrono::Duration::from_std(self.session_idle_minutes)
+                .expect("at most a day, checked above"),
+            absolute_timeout: chrono::Duration::from_std(self.session_hours)
+                .expect("at most a week, checked above"),
         })
     }
 }
@@ -379,7 +397,7 @@ impl Config {
             ));
         }
         config.expiry_config()?;
-        if config.scheduler.tick_seconds == 0 {
+        if config.scheduler.tick_seconds < Duration::from_secs(1) {
             return Err(CliError::usage("scheduler.tick_seconds must be at least 1"));
         }
         config.delivery_plan()?;
@@ -477,10 +495,6 @@ fn instance_name() -> String {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "localhost".to_owned());
     format!("{host}:{}", std::process::id())
-}
-
-fn environment() -> Env {
-    Env::prefixed(ENV_PREFIX).split("__")
 }
 
 /// Which store implementation a database URL selects.
@@ -588,7 +602,7 @@ mod tests {
         assert_eq!(defaults.idle_timeout, chrono::Duration::hours(1));
         assert_eq!(defaults.absolute_timeout, chrono::Duration::hours(12));
         let idle = DashboardSection {
-            session_idle_minutes: 0,
+            session_idle_minutes: Duration::ZERO,
             ..DashboardSection::default()
         };
         assert!(
@@ -598,7 +612,7 @@ mod tests {
                 .contains("session_idle_minutes")
         );
         let long = DashboardSection {
-            session_hours: 169,
+            session_hours: Duration::from_secs(169 * 3600),
             ..DashboardSection::default()
         };
         assert!(

@@ -9,6 +9,7 @@ use engine::delivery::{Mailer, MailerConfig, SenderConfig};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::duration;
 use crate::error::CliError;
 
 /// The environment variable that carries the SMTP password.
@@ -32,8 +33,8 @@ pub struct SmtpSection {
     /// At most this many emails start per second (0: no limit).
     #[serde(default = "default_max_per_second")]
     pub max_per_second: u32,
-    #[serde(default = "default_timeout_seconds")]
-    pub timeout_seconds: u64,
+    #[serde(default = "default_timeout", deserialize_with = "duration::seconds")]
+    pub timeout_seconds: Duration,
     /// Read from [`SMTP_PASSWORD_ENV`] only: `Config::load` fills it in.
     #[serde(skip)]
     pub password: Option<SecretString>,
@@ -46,7 +47,7 @@ impl Default for SmtpSection {
             from: None,
             pool_size: default_pool_size(),
             max_per_second: default_max_per_second(),
-            timeout_seconds: default_timeout_seconds(),
+            timeout_seconds: default_timeout(),
             password: None,
         }
     }
@@ -65,16 +66,19 @@ pub struct AlertsSection {
     /// The language of those emails.
     #[serde(default)]
     pub locale: Locale,
-    /// An open alert is told again this many hours after its last notice.
-    #[serde(default = "default_remind_hours")]
-    pub remind_hours: u32,
-    /// Seconds between looks for alert events to deliver (and at the backlogs).
-    #[serde(default = "default_alert_tick_seconds")]
-    pub tick_seconds: u64,
+    /// An open alert is told again this long (hours) after its last notice.
+    #[serde(default = "default_remind", deserialize_with = "duration::hours")]
+    pub remind_hours: Duration,
+    /// Between looks for alert events to deliver (and at the backlogs).
+    #[serde(default = "default_alert_tick", deserialize_with = "duration::seconds")]
+    pub tick_seconds: Duration,
     /// Changes waiting this long for the public listing, or emails for the SMTP server, open a
-    /// backlog alert; fractions allowed (at least a second).
-    #[serde(default = "default_backlog_minutes")]
-    pub backlog_minutes: f64,
+    /// backlog alert; fractions of minutes allowed (at least a second).
+    #[serde(
+        default = "default_backlog",
+        deserialize_with = "duration::fractional_minutes"
+    )]
+    pub backlog_minutes: Duration,
 }
 
 impl Default for AlertsSection {
@@ -83,41 +87,43 @@ impl Default for AlertsSection {
             webhook_url: None,
             email: None,
             locale: Locale::default(),
-            remind_hours: default_remind_hours(),
-            tick_seconds: default_alert_tick_seconds(),
-            backlog_minutes: default_backlog_minutes(),
+            remind_hours: default_remind(),
+            tick_seconds: default_alert_tick(),
+            backlog_minutes: default_backlog(),
         }
     }
 }
 
-/// `[delivery]`: how the email and webhook senders pace and retry.
+/// `[delivery]`: how the email and webhook senders pace and retry. Durations are numbers in the
+/// key's unit or durations such as `"2m"` (see `duration`); a key left out takes the engine's
+/// default ([`SenderConfig`]'s).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct DeliverySection {
-    #[serde(default = "default_batch_size")]
     pub batch_size: u32,
-    #[serde(default = "default_lease_seconds")]
-    pub lease_seconds: u64,
-    #[serde(default = "default_poll_seconds")]
-    pub poll_seconds: u64,
-    #[serde(default = "default_backoff_initial_seconds")]
-    pub backoff_initial_seconds: u64,
-    #[serde(default = "default_backoff_max_seconds")]
-    pub backoff_max_seconds: u64,
+    #[serde(deserialize_with = "duration::seconds")]
+    pub lease_seconds: Duration,
+    #[serde(deserialize_with = "duration::seconds")]
+    pub poll_seconds: Duration,
+    #[serde(deserialize_with = "duration::seconds")]
+    pub backoff_initial_seconds: Duration,
+    #[serde(deserialize_with = "duration::seconds")]
+    pub backoff_max_seconds: Duration,
     /// How long transient failures are retried, from the first, before an item is dead.
-    #[serde(default = "default_retry_budget_hours")]
-    pub retry_budget_hours: u64,
+    #[serde(deserialize_with = "duration::hours")]
+    pub retry_budget_hours: Duration,
 }
 
 impl Default for DeliverySection {
     fn default() -> Self {
+        let sender = SenderConfig::default();
         DeliverySection {
-            batch_size: default_batch_size(),
-            lease_seconds: default_lease_seconds(),
-            poll_seconds: default_poll_seconds(),
-            backoff_initial_seconds: default_backoff_initial_seconds(),
-            backoff_max_seconds: default_backoff_max_seconds(),
-            retry_budget_hours: default_retry_budget_hours(),
+            batch_size: sender.batch_size,
+            lease_seconds: sender.lease,
+            poll_seconds: sender.poll,
+            backoff_initial_seconds: sender.backoff_initial,
+            backoff_max_seconds: sender.backoff_max,
+            retry_budget_hours: sender.retry_budget,
         }
     }
 }
@@ -161,7 +167,7 @@ pub fn delivery_plan(
                 from: from.clone(),
                 pool_size: smtp.pool_size,
                 max_per_second: smtp.max_per_second,
-                timeout: Duration::from_secs(smtp.timeout_seconds.max(1)),
+                timeout: smtp.timeout_seconds.max(Duration::from_secs(1)),
             })
             .map_err(|e| CliError::usage(e.to_string()))?,
         ),
@@ -191,22 +197,25 @@ pub fn delivery_plan(
             alerts.locale,
         )),
     };
-    let backlog_seconds = alerts.backlog_minutes * 60.0;
-    if !(1.0..=7.0 * 86_400.0).contains(&backlog_seconds) {
+    const SECOND: Duration = Duration::from_secs(1);
+    const HOUR: Duration = Duration::from_secs(3600);
+    const WEEK: Duration = Duration::from_secs(7 * 86_400);
+    if !(SECOND..=WEEK).contains(&alerts.backlog_minutes) {
         return Err(CliError::usage(
             "alerts.backlog_minutes must be from 0.0167 (one second) to 10080 (a week)",
         ));
     }
-    let backlog_limit = Duration::from_secs_f64(backlog_seconds);
-    if !(1..=168).contains(&alerts.remind_hours) {
+    let backlog_limit = alerts.backlog_minutes;
+    if !(HOUR..=WEEK).contains(&alerts.remind_hours) {
         return Err(CliError::usage(
             "alerts.remind_hours must be from 1 to 168 (a week)",
         ));
     }
-    if alerts.tick_seconds == 0 {
+    if alerts.tick_seconds < SECOND {
         return Err(CliError::usage("alerts.tick_seconds must be at least 1"));
     }
-    if delivery.batch_size == 0 || delivery.poll_seconds == 0 || delivery.lease_seconds == 0 {
+    if delivery.batch_size == 0 || delivery.poll_seconds < SECOND || delivery.lease_seconds < SECOND
+    {
         return Err(CliError::usage(
             "delivery.batch_size, delivery.poll_seconds and delivery.lease_seconds must be at least 1",
         ));
@@ -215,16 +224,17 @@ pub fn delivery_plan(
         mailer,
         webhook_url,
         alert_email,
-        remind_after: chrono::Duration::hours(i64::from(alerts.remind_hours)),
-        alert_tick: Duration::from_secs(alerts.tick_seconds),
+        remind_after: chrono::Duration::from_std(alerts.remind_hours)
+            .expect("at most a week, checked above"),
+        alert_tick: alerts.tick_seconds,
         backlog_limit,
         sender: SenderConfig {
             batch_size: delivery.batch_size,
-            lease: Duration::from_secs(delivery.lease_seconds),
-            poll: Duration::from_secs(delivery.poll_seconds),
-            backoff_initial: Duration::from_secs(delivery.backoff_initial_seconds),
-            backoff_max: Duration::from_secs(delivery.backoff_max_seconds),
-            retry_budget: Duration::from_secs(delivery.retry_budget_hours * 60 * 60),
+            lease: delivery.lease_seconds,
+            poll: delivery.poll_seconds,
+            backoff_initial: delivery.backoff_initial_seconds,
+            backoff_max: delivery.backoff_max_seconds,
+            retry_budget: delivery.retry_budget_hours,
         },
     })
 }
@@ -237,42 +247,18 @@ fn default_max_per_second() -> u32 {
     500
 }
 
-fn default_timeout_seconds() -> u64 {
-    30
+fn default_timeout() -> Duration {
+    Duration::from_secs(30)
 }
 
-fn default_remind_hours() -> u32 {
-    24
+fn default_remind() -> Duration {
+    Duration::from_secs(24 * 3600)
 }
 
-fn default_backlog_minutes() -> f64 {
-    15.0
+fn default_backlog() -> Duration {
+    Duration::from_secs(15 * 60)
 }
 
-fn default_alert_tick_seconds() -> u64 {
-    5
-}
-
-fn default_batch_size() -> u32 {
-    100
-}
-
-fn default_lease_seconds() -> u64 {
-    120
-}
-
-fn default_poll_seconds() -> u64 {
-    1
-}
-
-fn default_backoff_initial_seconds() -> u64 {
-    10
-}
-
-fn default_backoff_max_seconds() -> u64 {
-    30 * 60
-}
-
-fn default_retry_budget_hours() -> u64 {
-    24
+fn default_alert_tick() -> Duration {
+    Duration::from_secs(5)
 }

@@ -6,6 +6,8 @@ mod clock;
 mod commands;
 mod config;
 mod delivery_config;
+mod duration;
+mod env;
 mod error;
 mod logging;
 mod mentor_csv;

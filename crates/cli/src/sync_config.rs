@@ -12,48 +12,52 @@ use serde::Deserialize;
 use serde_json::Value;
 use store::Store;
 
-use crate::config::ENV_PREFIX;
+use crate::duration;
+use crate::env::ENV_PREFIX;
 use crate::error::CliError;
 
-/// `[sync]`: how relays pace themselves.
+/// `[sync]`: how relays pace themselves. Durations are numbers in the key's unit or durations such
+/// as `"2m"` (see `duration`); a key left out takes the engine's default ([`RelayConfig`]'s).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SyncSection {
     /// Run the outbox relays in this instance (several instances may; each change is pushed once).
-    #[serde(default = "default_true")]
     pub relay_enabled: bool,
     /// Relays per organisation in this instance: one's database work overlaps another's request
     /// (the client still sends one request at a time).
-    #[serde(default = "default_relays_per_org")]
     pub relays_per_org: usize,
-    #[serde(default = "default_lease_seconds")]
-    pub lease_seconds: u64,
-    #[serde(default = "default_poll_seconds")]
-    pub poll_seconds: u64,
-    #[serde(default = "default_backoff_initial_seconds")]
-    pub backoff_initial_seconds: u64,
-    #[serde(default = "default_backoff_max_seconds")]
-    pub backoff_max_seconds: u64,
+    #[serde(deserialize_with = "duration::seconds")]
+    pub lease_seconds: Duration,
+    #[serde(deserialize_with = "duration::seconds")]
+    pub poll_seconds: Duration,
+    #[serde(deserialize_with = "duration::seconds")]
+    pub backoff_initial_seconds: Duration,
+    #[serde(deserialize_with = "duration::seconds")]
+    pub backoff_max_seconds: Duration,
     /// How long transient failures are retried before a mentor's rows are dead.
-    #[serde(default = "default_retry_budget_hours")]
-    pub retry_budget_hours: u64,
-    /// Minutes between credential checks (token + WhoAmI); fractions allowed (at least a second),
-    /// for rehearsals that cannot wait minutes.
-    #[serde(default = "default_credential_check_minutes")]
-    pub credential_check_minutes: f64,
+    #[serde(deserialize_with = "duration::hours")]
+    pub retry_budget_hours: Duration,
+    /// Between credential checks (token + WhoAmI); fractions of minutes allowed (at least a
+    /// second), for rehearsals that cannot wait minutes.
+    #[serde(deserialize_with = "duration::fractional_minutes")]
+    pub credential_check_minutes: Duration,
 }
+
+/// Relays per organisation in one instance, unless `sync.relays_per_org` says otherwise.
+const DEFAULT_RELAYS_PER_ORG: usize = 2;
 
 impl Default for SyncSection {
     fn default() -> Self {
+        let relay = RelayConfig::default();
         SyncSection {
             relay_enabled: true,
-            relays_per_org: default_relays_per_org(),
-            lease_seconds: default_lease_seconds(),
-            poll_seconds: default_poll_seconds(),
-            backoff_initial_seconds: default_backoff_initial_seconds(),
-            backoff_max_seconds: default_backoff_max_seconds(),
-            retry_budget_hours: default_retry_budget_hours(),
-            credential_check_minutes: default_credential_check_minutes(),
+            relays_per_org: DEFAULT_RELAYS_PER_ORG,
+            lease_seconds: relay.lease,
+            poll_seconds: relay.poll_interval,
+            backoff_initial_seconds: relay.backoff_initial,
+            backoff_max_seconds: relay.backoff_max,
+            retry_budget_hours: relay.retry_budget,
+            credential_check_minutes: relay.credential_check_interval,
         }
     }
 }
@@ -63,30 +67,31 @@ impl SyncSection {
         if !(1..=8).contains(&self.relays_per_org) {
             return Err(CliError::usage("sync.relays_per_org must be from 1 to 8"));
         }
-        for (name, value) in [
-            ("lease_seconds", self.lease_seconds),
-            ("poll_seconds", self.poll_seconds),
-            ("backoff_initial_seconds", self.backoff_initial_seconds),
-            ("backoff_max_seconds", self.backoff_max_seconds),
-            ("retry_budget_hours", self.retry_budget_hours),
+        for (name, value, unit) in [
+            ("lease_seconds", self.lease_seconds, 1),
+            ("poll_seconds", self.poll_seconds, 1),
+            ("backoff_initial_seconds", self.backoff_initial_seconds, 1),
+            ("backoff_max_seconds", self.backoff_max_seconds, 1),
+            ("retry_budget_hours", self.retry_budget_hours, 3600),
         ] {
-            if value == 0 {
+            if value < Duration::from_secs(unit) {
                 return Err(CliError::usage(format!("sync.{name} must be at least 1")));
             }
         }
-        let credential_check_seconds = self.credential_check_minutes * 60.0;
-        if !(1.0..=86_400.0).contains(&credential_check_seconds) {
+        if !(Duration::from_secs(1)..=Duration::from_secs(86_400))
+            .contains(&self.credential_check_minutes)
+        {
             return Err(CliError::usage(
                 "sync.credential_check_minutes must be from 0.0167 (one second) to 1440",
             ));
         }
         Ok(RelayConfig {
-            lease: Duration::from_secs(self.lease_seconds),
-            poll_interval: Duration::from_secs(self.poll_seconds),
-            backoff_initial: Duration::from_secs(self.backoff_initial_seconds),
-            backoff_max: Duration::from_secs(self.backoff_max_seconds),
-            retry_budget: Duration::from_secs(self.retry_budget_hours * 3600),
-            credential_check_interval: Duration::from_secs_f64(credential_check_seconds),
+            lease: self.lease_seconds,
+            poll_interval: self.poll_seconds,
+            backoff_initial: self.backoff_initial_seconds,
+            backoff_max: self.backoff_max_seconds,
+            retry_budget: self.retry_budget_hours,
+            credential_check_interval: self.credential_check_minutes,
         })
     }
 }
@@ -123,8 +128,11 @@ pub struct DynamicsSection {
     pub status_values: Option<StatusValuesSection>,
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
-    #[serde(default = "default_request_timeout_seconds")]
-    pub request_timeout_seconds: u64,
+    #[serde(
+        default = "default_request_timeout",
+        deserialize_with = "duration::seconds"
+    )]
+    pub request_timeout_seconds: Duration,
     /// From the environment only; see [`client_secret_env`].
     #[serde(skip)]
     pub client_secret: Option<SecretString>,
@@ -233,7 +241,7 @@ impl DynamicsSection {
             &self.scope,
         );
         config.batch_size = self.batch_size;
-        config.request_timeout = Duration::from_secs(self.request_timeout_seconds);
+        config.request_timeout = self.request_timeout_seconds;
         config
             .validate()
             .map_err(|e| CliError::usage(format!("orgs.{slug}.dynamics: {e}")))?;
@@ -291,27 +299,6 @@ pub async fn integrations<S: Store>(
 fn default_true() -> bool {
     true
 }
-fn default_relays_per_org() -> usize {
-    2
-}
-fn default_lease_seconds() -> u64 {
-    120
-}
-fn default_poll_seconds() -> u64 {
-    5
-}
-fn default_backoff_initial_seconds() -> u64 {
-    10
-}
-fn default_backoff_max_seconds() -> u64 {
-    3600
-}
-fn default_retry_budget_hours() -> u64 {
-    24
-}
-fn default_credential_check_minutes() -> f64 {
-    5.0
-}
 fn default_entity_set() -> String {
     "contacts".to_owned()
 }
@@ -321,6 +308,6 @@ fn default_primary_key() -> String {
 fn default_batch_size() -> usize {
     dataverse::DEFAULT_BATCH_SIZE
 }
-fn default_request_timeout_seconds() -> u64 {
-    30
+fn default_request_timeout() -> Duration {
+    dataverse::DEFAULT_REQUEST_TIMEOUT
 }

@@ -588,3 +588,20 @@ async fn serve_refuses_an_unmigrated_database_or_a_missing_secret() {
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
+
+/// A production build (`--no-default-features`) has no demo: its two commands are refused as usage
+/// errors that name the missing feature, before any database is opened.
+#[cfg(not(feature = "demo"))]
+#[test]
+fn without_the_demo_feature_the_demo_commands_are_usage_errors() {
+    let setup = Setup::sqlite();
+    for args in [&["serve", "--demo"][..], &["dev", "dataverse-sim"]] {
+        setup
+            .run(args)
+            .fails_with(2, &[args.join(" ").as_str(), "cargo feature `demo`"]);
+    }
+    assert!(
+        !setup.dir.path().join("data").exists(),
+        "no database is created"
+    );
+}

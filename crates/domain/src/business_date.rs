@@ -5,6 +5,8 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
+use crate::DomainError;
+
 /// The one source of "now". Production uses [`SystemClock`]; tests and backfills inject their own.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now(&self) -> DateTime<Utc>;
@@ -51,10 +53,10 @@ pub struct OrgTimeZone(Tz);
 impl OrgTimeZone {
     pub const DEFAULT_NAME: &'static str = "Europe/Oslo";
 
-    pub fn parse(name: &str) -> Result<Self, String> {
+    pub fn parse(name: &str) -> Result<Self, DomainError> {
         name.parse::<Tz>()
             .map(Self)
-            .map_err(|_| format!("unknown IANA time zone `{name}` (for example Europe/Oslo)"))
+            .map_err(|_| DomainError::UnknownTimeZone(name.to_owned()))
     }
 
     pub fn name(&self) -> &'static str {
@@ -148,7 +150,9 @@ mod tests {
 
     #[test]
     fn unknown_zone_is_refused_with_its_name() {
-        let err = OrgTimeZone::parse("Europe/Atlantis").unwrap_err();
+        let err = OrgTimeZone::parse("Europe/Atlantis")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("Europe/Atlantis"), "{err}");
     }
 

@@ -4,6 +4,8 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::DomainError;
+
 /// A validated certification period: `issued_on <= expires_on`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertificationPeriod {
@@ -12,11 +14,12 @@ pub struct CertificationPeriod {
 }
 
 impl CertificationPeriod {
-    pub fn new(issued_on: NaiveDate, expires_on: NaiveDate) -> Result<Self, String> {
+    pub fn new(issued_on: NaiveDate, expires_on: NaiveDate) -> Result<Self, DomainError> {
         if expires_on < issued_on {
-            return Err(format!(
-                "expires_on ({expires_on}) is before issued_on ({issued_on})"
-            ));
+            return Err(DomainError::ExpiresBeforeIssued {
+                issued_on,
+                expires_on,
+            });
         }
         Ok(Self {
             issued_on,
@@ -71,7 +74,9 @@ mod tests {
 
     #[test]
     fn period_refuses_expiry_before_issue() {
-        let err = CertificationPeriod::new(date("2026-05-02"), date("2026-05-01")).unwrap_err();
+        let err = CertificationPeriod::new(date("2026-05-02"), date("2026-05-01"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("expires_on"), "{err}");
         assert!(CertificationPeriod::new(date("2026-05-01"), date("2026-05-01")).is_ok());
     }

@@ -4,6 +4,7 @@
 
 pub mod business_date;
 pub mod certification;
+pub mod error;
 pub mod ids;
 pub mod locale;
 pub mod reminders;
@@ -14,6 +15,7 @@ pub mod transition;
 
 pub use business_date::{Clock, FixedClock, OrgTimeZone, SystemClock, business_date};
 pub use certification::{CertificationPeriod, days_left, is_valid_on};
+pub use error::DomainError;
 pub use ids::{CertificationId, MentorId, NotificationId, OrgId, UserId};
 pub use locale::Locale;
 pub use reminders::{ReminderDecision, Thresholds, reminder_decisions};

@@ -3,6 +3,8 @@
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use crate::DomainError;
+
 /// A language of emails and notices: Norwegian Bokmål (HLF's, the default) or English.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
@@ -24,11 +26,11 @@ impl Locale {
         }
     }
 
-    pub fn parse(code: &str) -> Result<Locale, String> {
+    pub fn parse(code: &str) -> Result<Locale, DomainError> {
         match code {
             "nb" => Ok(Locale::Nb),
             "en" => Ok(Locale::En),
-            other => Err(format!("unknown locale `{other}`: use nb or en")),
+            other => Err(DomainError::UnknownLocale(other.to_owned())),
         }
     }
 
@@ -48,7 +50,7 @@ impl std::fmt::Display for Locale {
 }
 
 impl std::str::FromStr for Locale {
-    type Err = String;
+    type Err = DomainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Locale::parse(s)
     }
@@ -74,6 +76,11 @@ mod tests {
         for locale in Locale::ALL {
             assert_eq!(Locale::parse(locale.as_str()), Ok(locale));
         }
-        assert!(Locale::parse("sv").unwrap_err().contains("`sv`"));
+        assert!(
+            Locale::parse("sv")
+                .unwrap_err()
+                .to_string()
+                .contains("`sv`")
+        );
     }
 }

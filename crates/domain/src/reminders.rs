@@ -3,6 +3,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use crate::DomainError;
 use crate::days_left;
 
 /// Days before `expires_on` at which a mentor is reminded: whole numbers 1–365, deduplicated,
@@ -21,18 +22,21 @@ impl Thresholds {
     }
 
     /// Validate, deduplicate and sort. The error names the offending value.
-    pub fn parse(values: &[i64]) -> Result<Self, String> {
+    pub fn parse(values: &[i64]) -> Result<Self, DomainError> {
         if values.is_empty() {
-            return Err("give at least one threshold (days before expiry, 1–365)".into());
+            return Err(DomainError::NoThresholds {
+                min: Self::MIN,
+                max: Self::MAX,
+            });
         }
         let mut days = Vec::with_capacity(values.len());
         for &value in values {
             if !(Self::MIN..=Self::MAX).contains(&value) {
-                return Err(format!(
-                    "threshold {value} is out of range: thresholds are whole days from {} to {}",
-                    Self::MIN,
-                    Self::MAX
-                ));
+                return Err(DomainError::ThresholdOutOfRange {
+                    value,
+                    min: Self::MIN,
+                    max: Self::MAX,
+                });
             }
             days.push(value as u16);
         }
@@ -121,7 +125,7 @@ mod tests {
             &[30, 14, 7]
         );
         for bad in [0, 366, -7] {
-            let err = Thresholds::parse(&[30, bad]).unwrap_err();
+            let err = Thresholds::parse(&[30, bad]).unwrap_err().to_string();
             assert!(err.contains(&bad.to_string()), "{err}");
         }
         assert!(Thresholds::parse(&[]).is_err());

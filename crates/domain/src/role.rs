@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
 
+use crate::DomainError;
+
 /// What a user may do. Always read from our database, never trusted from a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -33,11 +35,11 @@ impl std::fmt::Display for Role {
 }
 
 impl std::str::FromStr for Role {
-    type Err = String;
+    type Err = DomainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown role `{s}` (expected mentor, coordinator or admin)"))
+            .ok_or_else(|| DomainError::UnknownRole(s.to_owned()))
     }
 }

@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
 
+use crate::DomainError;
+
 /// A mentor's availability. The string forms are part of the API contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -44,15 +46,11 @@ impl std::fmt::Display for MentorStatus {
 }
 
 impl std::str::FromStr for MentorStatus {
-    type Err = String;
+    type Err = DomainError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         MentorStatus::ALL
             .into_iter()
             .find(|st| st.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown status `{s}` (expected active, paused, certification_expired or inactive)"
-                )
-            })
+            .ok_or_else(|| DomainError::UnknownStatus(s.to_owned()))
     }
 }

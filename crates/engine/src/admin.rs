@@ -1,14 +1,14 @@
 //! What coordinators and admins read and change besides mentors: organisation settings, the run log,
 //! alerts, and a mentor's reminder ledger.
 
-use domain::{Locale, MentorId, Role, Thresholds};
+use domain::{Locale, MentorId, Thresholds};
 use serde::{Deserialize, Serialize};
 use store::{
     AlertRecord, FindingRecord, OrgSettings, Page, ReminderRecord, RunId, RunRecord, Store, User,
 };
 use uuid::Uuid;
 
-use crate::mentors::require_manager;
+use crate::access::{require_admin, require_manager};
 use crate::{Engine, EngineError};
 
 /// Settings as shown to admins: what is stored, and what applies.
@@ -113,12 +113,12 @@ impl<S: Store> Engine<S> {
             .thresholds_days
             .map(|values| Thresholds::parse(&values).map(|t| t.as_slice().to_vec()))
             .transpose()
-            .map_err(|e| EngineError::invalid("thresholds_days", e))?;
+            .map_err(|e| EngineError::invalid("thresholds_days", e.to_string()))?;
         let locale = input
             .locale
             .map(|code| Locale::parse(&code))
             .transpose()
-            .map_err(|e| EngineError::invalid("locale", e))?;
+            .map_err(|e| EngineError::invalid("locale", e.to_string()))?;
         let stored = self.store().org_settings(user.org_id).await?;
         let settings = OrgSettings {
             thresholds_days,
@@ -186,17 +186,6 @@ impl<S: Store> Engine<S> {
     ) -> Result<Vec<ReminderRecord>, EngineError> {
         self.mentor(user, id).await?;
         Ok(self.store().reminders(user.org_id, id).await?)
-    }
-}
-
-pub(crate) fn require_admin(user: &User) -> Result<(), EngineError> {
-    if user.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(EngineError::Forbidden(format!(
-            "organisation settings need the admin role; you are {}",
-            user.role
-        )))
     }
 }
 

@@ -24,7 +24,7 @@ pub struct CertificationInput {
 impl CertificationInput {
     pub fn validate(self, field: &str) -> Result<CertificationPeriod, FieldError> {
         CertificationPeriod::new(self.issued_on, self.expires_on)
-            .map_err(|message| FieldError::new(format!("{field}expires_on"), message))
+            .map_err(|e| FieldError::new(format!("{field}expires_on"), e.to_string()))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Workflows of mentor-status, generic over the [`Store`](store::Store): they read, ask the domain
 //! rules for a decision, and hand the store one unit of work. No SQL and no HTTP here.
 
+mod access;
 mod admin;
 mod backlog;
 mod backoff;
@@ -10,6 +11,7 @@ pub mod expiry;
 mod health;
 mod inbox;
 mod input;
+pub mod jobs;
 mod mentors;
 pub mod metrics;
 mod notices;
@@ -25,6 +27,7 @@ mod write_batcher;
 pub use admin::{FeaturesView, SettingsInput, SettingsView};
 pub use error::{EngineError, FieldError};
 pub use input::{CertificationInput, ImportRow, ImportSummary, MentorInput, MentorPatchInput};
+pub use jobs::Job;
 pub use mentors::MentorSnapshot;
 pub use org_clock::OrgClock;
 pub use transitions::refusal_is_invalid_input;

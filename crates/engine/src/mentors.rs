@@ -3,11 +3,12 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use domain::{MentorId, MentorStatus, Role};
+use domain::{MentorId, MentorStatus};
 use store::{
     Actor, HistoryRecord, MentorCursor, MentorFilter, MentorRecord, Org, Page, Store, User,
 };
 
+use crate::access::{require_manager, require_may_see};
 use crate::{
     Engine, EngineError, FieldError, ImportRow, ImportSummary, MentorInput, MentorPatchInput,
 };
@@ -34,11 +35,7 @@ impl<S: Store> Engine<S> {
     /// The mentor, if `user` may see it: managers see their organisation's mentors, a mentor sees themself.
     pub async fn mentor(&self, user: &User, id: MentorId) -> Result<MentorSnapshot, EngineError> {
         let mentor = self.store().mentor(user.org_id, id).await?;
-        if !user.role.manages_mentors() && user.mentor_id != Some(id) {
-            return Err(EngineError::Forbidden(
-                "only coordinators and admins may see other mentors".into(),
-            ));
-        }
+        require_may_see(user, id)?;
         let today = self.clock().today(self.store(), user.org_id).await?;
         Ok(self.snapshot(mentor, today))
     }
@@ -164,22 +161,6 @@ impl<S: Store> Engine<S> {
         }
         Ok(summary)
     }
-}
-
-pub(crate) fn require_manager(user: &User) -> Result<(), EngineError> {
-    if user.role.manages_mentors() {
-        Ok(())
-    } else {
-        Err(EngineError::Forbidden(format!(
-            "this needs the coordinator or admin role; you are {}",
-            user.role
-        )))
-    }
-}
-
-/// Whether `user` may act on `mentor` at all (their own, or as a manager).
-pub(crate) fn owns(user: &User, mentor: MentorId) -> bool {
-    user.role == Role::Mentor && user.mentor_id == Some(mentor)
 }
 
 fn count(mentors: &[store::NewMentor], status: MentorStatus) -> usize {

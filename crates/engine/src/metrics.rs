@@ -14,7 +14,7 @@ use domain::{MentorStatus, OrgId, Transition};
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use store::{OutboxDepth, RunOutcome, Store};
 
-use crate::{Engine, EngineError};
+use crate::{Engine, EngineError, Job};
 
 pub const RUNS: &str = "mentor_status_runs_total";
 pub const RUN_DURATION: &str = "mentor_status_run_duration_seconds";
@@ -154,9 +154,9 @@ pub fn describe() {
         ALERTS_OPEN,
         "Open (unresolved) alerts of the organisations, by kind and severity"
     );
-    for job in [crate::expiry::EXPIRY_JOB, crate::sync::LISTING_SYNC_JOB] {
+    for job in Job::ALL {
         for outcome in [RunOutcome::Succeeded, RunOutcome::Failed] {
-            counter!(RUNS, "job" => job, "outcome" => outcome.as_str()).increment(0);
+            counter!(RUNS, "job" => job.as_str(), "outcome" => outcome.as_str()).increment(0);
         }
     }
     for outcome in ["sent", "skipped"] {
@@ -171,8 +171,8 @@ pub fn describe() {
 }
 
 /// A finished run of `job`.
-pub(crate) fn run_finished(job: &'static str, outcome: RunOutcome, took: Duration) {
-    let outcome = outcome.as_str();
+pub(crate) fn run_finished(job: Job, outcome: RunOutcome, took: Duration) {
+    let (job, outcome) = (job.as_str(), outcome.as_str());
     counter!(RUNS, "job" => job, "outcome" => outcome).increment(1);
     histogram!(RUN_DURATION, "job" => job, "outcome" => outcome).record(took.as_secs_f64());
 }

@@ -10,9 +10,8 @@ use domain::business_date;
 use store::{Org, RunTrigger, Store};
 use tokio_util::sync::CancellationToken;
 
-use crate::expiry::{EXPIRY_JOB, RunReport};
-use crate::sync::LISTING_SYNC_JOB;
-use crate::{Engine, EngineError};
+use crate::expiry::RunReport;
+use crate::{Engine, EngineError, Job};
 
 /// How often the scheduler looks for due work.
 pub const DEFAULT_TICK: Duration = Duration::from_secs(30);
@@ -54,7 +53,7 @@ impl<S: Store> Scheduler<S> {
                 continue;
             }
             let today = business_date(now, org.timezone);
-            let run = engine.new_run(EXPIRY_JOB, &org, today, RunTrigger::Scheduled);
+            let run = engine.new_run(Job::Expiry, &org, today, RunTrigger::Scheduled);
             if engine.store().claim_scheduled_run(run.clone()).await? {
                 match engine.execute_expiry(&org, run).await {
                     Ok(report) => reports.push(report),
@@ -75,7 +74,7 @@ impl<S: Store> Scheduler<S> {
         if !engine.sync_enabled(org.id) {
             return Ok(());
         }
-        let run = engine.new_run(LISTING_SYNC_JOB, org, today, RunTrigger::Scheduled);
+        let run = engine.new_run(Job::ListingSync, org, today, RunTrigger::Scheduled);
         if engine.store().claim_scheduled_run(run.clone()).await? {
             match engine.execute_listing_sync(org, run).await {
                 Ok(report) if report.error.is_some() => {

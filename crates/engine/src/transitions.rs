@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use domain::{Action, ActionKind, Facts, MentorId, Refusal, Transition, decide, is_valid_on};
 use store::{Actor, MentorChange, MentorRecord, NewCertification, Store, User};
 
-use crate::mentors::{MentorSnapshot, owns};
+use crate::access::{authorize, owns};
+use crate::mentors::MentorSnapshot;
 use crate::{CertificationInput, Engine, EngineError, notices};
 
 /// How often a request re-reads and decides again after losing a race before giving up with 409.
@@ -118,17 +119,6 @@ impl<S: Store> Engine<S> {
             }
         }
         Err(lost_too_often())
-    }
-}
-
-fn authorize(user: &User, mentor: &MentorRecord, kind: ActionKind) -> Result<(), EngineError> {
-    if kind.may_be_requested_by(user.role, owns(user, mentor.id)) {
-        Ok(())
-    } else {
-        Err(EngineError::Forbidden(format!(
-            "a {} may not {kind} this mentor",
-            user.role
-        )))
     }
 }
 

@@ -15,7 +15,7 @@ use crate::appends::{
 };
 use crate::db::Db;
 use crate::error::db_err;
-use crate::mentors::mentor_exists;
+use crate::exists::mentor_exists;
 use crate::time::Ts;
 
 async fn apply_changes(db: &Db, changes: Vec<MentorChange>) -> StoreResult<Vec<ChangeOutcome>> {

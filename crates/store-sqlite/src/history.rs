@@ -5,7 +5,7 @@ use store::{HistoryRecord, Page, StoreError, StoreResult};
 
 use crate::db::Db;
 use crate::error::db_err;
-use crate::mentors::mentor_exists;
+use crate::exists::mentor_exists;
 use crate::rows::HistoryRow;
 
 pub(crate) async fn history(

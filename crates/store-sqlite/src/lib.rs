@@ -11,6 +11,7 @@ mod db;
 mod delivery;
 mod digest;
 mod error;
+mod exists;
 mod history;
 mod idempotency;
 mod ledgers;

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use domain::{Email, FullName, MentorId, OrgId, Phone};
-use sqlx::{QueryBuilder, Sqlite, SqliteExecutor};
+use sqlx::{QueryBuilder, Sqlite};
 use store::{
     Actor, MentorCursor, MentorFilter, MentorPatch, MentorRecord, NewMentor, Page, StoreError,
     StoreResult,
@@ -11,7 +11,7 @@ use store::{
 use crate::appends::{HistoryEntry, enqueue_sync, insert_certification, insert_history};
 use crate::db::Db;
 use crate::error::{bad_column, db_err};
-use crate::orgs_users::org_exists;
+use crate::exists::org_exists;
 use crate::rows::{MENTOR_SELECT, MentorRow};
 use crate::time::Ts;
 use store::HistoryRecord;
@@ -87,23 +87,6 @@ pub(crate) async fn create_mentors(
     }
     db.commit_queued(tx).await?;
     Ok(mentors.into_iter().map(|m| m.id).collect())
-}
-
-/// Whether `mentor` is a mentor of `org`. SQLite's foreign-key failure does not say which reference
-/// is missing, so writes ask first; reads ask to tell "not your mentor" from "nothing there".
-pub(crate) async fn mentor_exists<'c>(
-    conn: impl SqliteExecutor<'c>,
-    org: OrgId,
-    mentor: MentorId,
-) -> StoreResult<bool> {
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM mentors WHERE id = ? AND org_id = ?")
-            .bind(mentor.0)
-            .bind(org.0)
-            .fetch_optional(conn)
-            .await
-            .map_err(db_err)?;
-    Ok(found.is_some())
 }
 
 pub(crate) async fn existing_mentor_emails(

@@ -1,12 +1,11 @@
 //! Organisations (tenants), their settings, and the users who log in to them.
 
 use domain::{Email, Locale, OrgId, OrgSlug, UserId};
-use sqlx::SqliteExecutor;
 use store::{NewOrg, NewUser, Org, OrgSettings, StoreError, StoreResult, User};
 
 use crate::db::Db;
 use crate::error::{bad_column, db_err};
-use crate::mentors::mentor_exists;
+use crate::exists::{mentor_exists, org_exists};
 use crate::rows::{ORG_COLUMNS, OrgRow, USER_COLUMNS, UserRow};
 use crate::time::Ts;
 
@@ -48,17 +47,6 @@ pub(crate) async fn org_by_slug(db: &Db, slug: &OrgSlug) -> StoreResult<Option<O
     .await
     .map_err(db_err)?;
     row.map(Org::try_from).transpose()
-}
-
-/// Whether `org` exists; asked inside write transactions, because SQLite's foreign-key failure does
-/// not say which reference is missing.
-pub(crate) async fn org_exists<'c>(conn: impl SqliteExecutor<'c>, org: OrgId) -> StoreResult<bool> {
-    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM organisations WHERE id = ?")
-        .bind(org.0)
-        .fetch_optional(conn)
-        .await
-        .map_err(db_err)?;
-    Ok(found.is_some())
 }
 
 pub(crate) async fn create_user(db: &Db, user: NewUser) -> StoreResult<User> {

@@ -36,15 +36,15 @@ pub use idempotency::IdempotencyStore;
 pub use jobs::{
     AlertOpened, AlertRecord, ClaimCounts, ExpiryWorklist, Finding, FindingRecord, FinishedRun,
     MentorFacts, NewAlert, NewRun, OrgSettings, ReminderCandidate, ReminderClaim, ReminderOutcome,
-    ReminderRecord, ResumeNoticeClaim, RunCounts, RunFinish, RunId, RunOutcome, RunRecord,
-    RunTrigger, Severity,
+    ReminderRecord, ResumeNoticeClaim, RunCounts, RunFinish, RunOutcome, RunRecord, RunTrigger,
+    Severity,
 };
 pub use mentors::MentorStore;
 pub use notifications::NotificationStore;
 pub use orgs::OrgStore;
 pub use records::{
-    Actor, CertificationRecord, HistoryRecord, MentorRecord, Notification, Org, Page, SchemaStatus,
-    SyncFailure, SyncRecord, User, page_fetch_limit,
+    Actor, CertificationRecord, HistoryRecord, MentorRecord, Notification, Org, Page, RunId,
+    SchemaStatus, SyncFailure, SyncRecord, User, page_fetch_limit,
 };
 pub use runs::RunStore;
 pub use schema::SchemaStore;

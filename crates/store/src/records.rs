@@ -5,7 +5,7 @@ use domain::{
     CertificationId, Email, Locale, MentorId, MentorStatus, NotificationId, OrgId, OrgSlug,
     OrgTimeZone, Role, UserId,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -195,5 +195,40 @@ pub struct SchemaStatus {
 impl SchemaStatus {
     pub fn is_current(&self) -> bool {
         self.applied == self.known
+    }
+}
+
+/// A job run's id.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(transparent)]
+pub struct RunId(pub Uuid);
+
+impl RunId {
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl Default for RunId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Display for RunId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
     }
 }

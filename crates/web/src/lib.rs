@@ -12,6 +12,7 @@ mod openapi;
 mod problem;
 mod routes;
 mod state;
+mod tokens;
 mod user_cache;
 
 use std::future::Future;
@@ -42,7 +43,7 @@ pub fn app_with_metrics<S: Store>(
     handle: PrometheusHandle,
     sampler: engine::metrics::GaugeSampler<S>,
 ) -> Router {
-    let endpoint = observability::MetricsEndpoint { handle, sampler };
+    let endpoint = state::MetricsEndpoint { handle, sampler };
     routes::router(AppState::new(engine, tokens).with_metrics(endpoint))
 }
 

@@ -14,9 +14,8 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, Response, StatusCode, header};
 use axum::response::IntoResponse;
-use engine::metrics::GaugeSampler;
 use metrics::{SharedString, counter, describe_counter, describe_histogram, histogram};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use store::Store;
 use tower::{Layer, Service};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -94,13 +93,6 @@ pub fn describe_metrics() {
         counter!(HTTP_AUTH_FAILURES, "status" => status).increment(0);
     }
     engine::metrics::describe();
-}
-
-/// `/metrics` for one application: the recorder's handle and the sampler of database gauges.
-#[derive(Clone)]
-pub(crate) struct MetricsEndpoint<S> {
-    pub handle: PrometheusHandle,
-    pub sampler: GaugeSampler<S>,
 }
 
 /// `GET /metrics`: the gauges sampled from the database (at most a second old), then every series

@@ -1,9 +1,10 @@
 use std::sync::Arc;
 
 use engine::Engine;
+use engine::metrics::GaugeSampler;
+use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::TokenKeys;
-use crate::observability::MetricsEndpoint;
+use crate::tokens::TokenKeys;
 use crate::user_cache::UserCache;
 
 /// What every handler can reach. Cloned per request, so everything inside is a cheap handle.
@@ -30,4 +31,12 @@ impl<S> AppState<S> {
         self.metrics = Some(metrics);
         self
     }
+}
+
+/// `/metrics` for one application (served by `observability::metrics`): the recorder's handle and
+/// the sampler of database gauges.
+#[derive(Clone)]
+pub(crate) struct MetricsEndpoint<S> {
+    pub handle: PrometheusHandle,
+    pub sampler: GaugeSampler<S>,
 }

@@ -1,7 +1,14 @@
 //! Running a parsed command line: configuration, the store the database URL selects, the command,
 //! and its output and exit code.
 
+// `serve --demo` and `dev dataverse-sim` need the Dataverse simulator, which only the `demo` cargo
+// feature (on by default) builds in; without it they are refused (see demo_left_out.rs).
+#[cfg(feature = "demo")]
 mod demo;
+#[cfg(not(feature = "demo"))]
+#[path = "demo_left_out.rs"]
+mod demo;
+#[cfg(feature = "demo")]
 mod dev;
 mod expiry;
 mod import;
@@ -102,9 +109,16 @@ fn fail(json: bool, error: &CliError, config: Option<&Config>) -> u8 {
 }
 
 async fn dispatch(command: Command, config: &Config) -> Result<Outcome, CliError> {
-    // Development tools need no database.
+    // Development tools need no database; without the demo feature, neither does refusing them.
     let command = match command {
+        #[cfg(feature = "demo")]
         Command::Dev(DevCommand::DataverseSim(args)) => return dev::dataverse_sim(args).await,
+        #[cfg(not(feature = "demo"))]
+        Command::Dev(DevCommand::DataverseSim(_)) => {
+            return Err(demo::left_out("dev dataverse-sim"));
+        }
+        #[cfg(not(feature = "demo"))]
+        Command::Serve(ServeArgs { demo: true }) => return Err(demo::left_out("serve --demo")),
         other => other,
     };
     // Settled before connecting, so a missing secret is reported without touching the database.

@@ -50,7 +50,7 @@ pub async fn run<S: Store>(
     // Background jobs stop on this token when the server has finished its requests.
     let background = CancellationToken::new();
     let scheduler = config.scheduler.enabled.then(|| {
-        let tick = Duration::from_secs(config.scheduler.tick_seconds);
+        let tick = config.scheduler.tick_seconds;
         tokio::spawn(Scheduler::new(engine.clone(), tick).run(background.clone()))
     });
     let mut background_tasks: Vec<tokio::task::JoinHandle<()>> = Vec::new();

@@ -18,10 +18,7 @@ use store::{
     NewAlert, NewRun, Org, RunCounts, RunFinish, RunId, RunOutcome, RunTrigger, Severity, Store,
 };
 
-use crate::{Engine, EngineError};
-
-/// The job name of the nightly run in the run log and the scheduler's claims.
-pub const EXPIRY_JOB: &str = "expiry";
+use crate::{Engine, EngineError, Job};
 
 /// How long delivered emails and the notices of resolved alerts are kept (for investigations);
 /// longer than any alert reminder interval, as pruning requires.
@@ -52,7 +49,8 @@ impl<S: Store> Engine<S> {
         match settings.thresholds_days {
             Some(days) => {
                 let values: Vec<i64> = days.iter().map(|d| i64::from(*d)).collect();
-                Thresholds::parse(&values).map_err(|e| EngineError::invalid("thresholds_days", e))
+                Thresholds::parse(&values)
+                    .map_err(|e| EngineError::invalid("thresholds_days", e.to_string()))
             }
             None => Ok(config.thresholds.clone()),
         }
@@ -65,14 +63,14 @@ impl<S: Store> Engine<S> {
         org: &Org,
         business_date: NaiveDate,
     ) -> Result<RunReport, EngineError> {
-        let run = self.new_run(EXPIRY_JOB, org, business_date, RunTrigger::Manual);
+        let run = self.new_run(Job::Expiry, org, business_date, RunTrigger::Manual);
         self.store().start_run(run.clone()).await?;
         self.execute_expiry(org, run).await
     }
 
     pub(crate) fn new_run(
         &self,
-        job: &str,
+        job: Job,
         org: &Org,
         business_date: NaiveDate,
         trigger: RunTrigger,
@@ -80,7 +78,7 @@ impl<S: Store> Engine<S> {
         let at = self.clock().now();
         NewRun {
             id: RunId::new(),
-            job: job.to_owned(),
+            job: job.as_str().to_owned(),
             org: org.id,
             business_date,
             trigger,
@@ -136,7 +134,7 @@ impl<S: Store> Engine<S> {
         if outcome == RunOutcome::Succeeded {
             counts.findings = self.compensation_check(org, run.id).await?;
         }
-        crate::metrics::run_finished(EXPIRY_JOB, outcome, started.elapsed());
+        crate::metrics::run_finished(Job::Expiry, outcome, started.elapsed());
         let report = RunReport {
             run_id: run.id,
             org: org.slug.to_string(),
@@ -254,7 +252,7 @@ impl<S: Store> Engine<S> {
                 .store()
                 .write_digest(
                     org.id,
-                    EXPIRY_JOB,
+                    Job::Expiry.as_str(),
                     run.id,
                     run.business_date,
                     self.clock().now(),

@@ -17,11 +17,11 @@ use domain::{MentorId, OrgId};
 use store::{Store, SyncPriority, SyncSelection, User};
 
 pub use mapping::{Mapping, StatusColumn, StatusValues};
-pub use nightly::{LISTING_SYNC_JOB, NightlySyncReport};
+pub use nightly::NightlySyncReport;
 pub use relay::{PassReport, Relay};
 pub use status::{IntegrationHealth, SyncState, SyncStatusView, sync_state};
 
-use crate::mentors::require_manager;
+use crate::access::{require_admin, require_manager};
 use crate::{Engine, EngineError};
 
 /// How the relay paces itself. Every number is configuration: Microsoft says its limits may change.
@@ -106,7 +106,7 @@ impl<S: Store> Engine<S> {
 
     /// Force sync of every linked mentor of the caller's organisation (admins).
     pub async fn force_sync_org(&self, user: &User) -> Result<u64, EngineError> {
-        crate::admin::require_admin(user)?;
+        require_admin(user)?;
         Ok(self
             .store()
             .queue_sync(user.org_id, SyncSelection::AllLinked, SyncPriority::High)

@@ -18,9 +18,7 @@ use store::{
 use super::Integration;
 use super::mapping::Mapping;
 use crate::metrics::{SYNC_DRIFT, SYNC_MISSING_RECORDS, SYNC_THROTTLED};
-use crate::{Engine, EngineError};
-
-pub const LISTING_SYNC_JOB: &str = "listing_sync";
+use crate::{Engine, EngineError, Job};
 
 /// How long confirmed outbox rows are kept (lag percentiles read the last day; the rest is history
 /// for investigations).
@@ -42,7 +40,7 @@ impl<S: Store> Engine<S> {
     /// Run the listing sync for `org` now (CLI, tests); the scheduler claims its own runs.
     pub async fn run_listing_sync(&self, org: &Org) -> Result<NightlySyncReport, EngineError> {
         let today = self.clock().today(self.store(), org.id).await?;
-        let run = self.new_run(LISTING_SYNC_JOB, org, today, RunTrigger::Manual);
+        let run = self.new_run(Job::ListingSync, org, today, RunTrigger::Manual);
         self.store().start_run(run.clone()).await?;
         self.execute_listing_sync(org, run).await
     }
@@ -81,7 +79,7 @@ impl<S: Store> Engine<S> {
                 digest_for: None,
             })
             .await?;
-        crate::metrics::run_finished(LISTING_SYNC_JOB, outcome, started.elapsed());
+        crate::metrics::run_finished(Job::ListingSync, outcome, started.elapsed());
         Ok(NightlySyncReport {
             org: org.slug.to_string(),
             run_id: run.id,

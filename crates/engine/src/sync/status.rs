@@ -4,9 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use store::{DeadLetter, MentorRecord, RunOutcome, Store, SyncFailure, User};
 
-use super::LISTING_SYNC_JOB;
-use crate::mentors::require_manager;
-use crate::{Engine, EngineError};
+use crate::access::require_manager;
+use crate::{Engine, EngineError, Job};
 
 /// How far back lag percentiles look.
 const LAG_WINDOW_HOURS: i64 = 24;
@@ -150,7 +149,9 @@ impl<S: Store> Engine<S> {
         let drift = runs
             .items
             .into_iter()
-            .find(|r| r.job == LISTING_SYNC_JOB && r.outcome == RunOutcome::Succeeded)
+            .find(|r| {
+                Job::parse(&r.job) == Some(Job::ListingSync) && r.outcome == RunOutcome::Succeeded
+            })
             .map(|r| DriftView {
                 run_id: r.id,
                 finished_at: r.finished_at,

@@ -4,53 +4,26 @@
 
 use askama::Template;
 use axum::extract::{Form, FromRequest, Query, Request, State};
-use axum::http::header::{ACCEPT_LANGUAGE, SET_COOKIE};
+use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use domain::Locale;
 use engine::EngineError;
 use engine::sign_in::{SignIn, random_token};
 use serde::Deserialize;
 use store::{SessionStore, UserStore};
 
 use super::session::{
-    Checked, Config, CsrfField, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Viewer, client_address,
-    config_of, cookie, same, secure, set_cookie,
+    Checked, Config, CsrfField, LOGIN_CSRF_COOKIE, SESSION_COOKIE, client_address, config_of,
+    cookie, same, secure, set_cookie,
 };
-use super::views::{Chrome, html};
-use super::words::{Words, words};
+use super::views::{Chrome, Viewer, html};
+use super::words::{Words, locale_of_request, words};
 use super::{Dash, DashboardConfig};
 
 /// How often expired sessions and old failures are removed (on a successful login).
 const HOUSEKEEPING_EVERY: chrono::Duration = chrono::Duration::minutes(10);
 /// Longest email or password read from the form.
 const MAX_FIELD_CHARS: usize = 1024;
-
-/// The login page's language: `?lang=`, else the browser's first choice between ours, else nb.
-pub(crate) fn locale_of_request(headers: &HeaderMap, lang: Option<&str>) -> Locale {
-    if let Some(locale) = lang.and_then(|l| Locale::parse(l).ok()) {
-        return locale;
-    }
-    headers
-        .get(ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.split(',')
-                .map(|tag| {
-                    tag.split(';')
-                        .next()
-                        .unwrap_or("")
-                        .trim()
-                        .to_ascii_lowercase()
-                })
-                .find_map(|tag| match tag.split('-').next() {
-                    Some("nb" | "no" | "nn") => Some(Locale::Nb),
-                    Some("en") => Some(Locale::En),
-                    _ => None,
-                })
-        })
-        .unwrap_or(Locale::Nb)
-}
 
 /// A page to go back to after login: a path of this site, nothing else.
 fn safe_next(next: Option<&str>) -> &str {
@@ -340,6 +313,8 @@ pub(super) async fn logout<S: SessionStore>(
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use axum::http::header::ACCEPT_LANGUAGE;
+    use domain::Locale;
 
     #[test]
     fn the_login_language_follows_the_query_then_the_browser() {

@@ -14,8 +14,8 @@ use store::{
     Actor, HistoryRecord, MentorCursor, MentorFilter, MentorRecord, ReminderRecord, Store,
 };
 
-use super::session::{Checked, CsrfField, Viewer, url_encode};
-use super::views::{Chrome, explain, failed, html};
+use super::session::{Checked, CsrfField, url_encode};
+use super::views::{Chrome, Viewer, explain, failed, html};
 use super::words::Words;
 use super::{Dash, decode_cursor, encode_cursor};
 

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use store::{AlertRecord, RunCounts, RunId, RunRecord, Store};
 use uuid::Uuid;
 
-use super::session::{Checked, CsrfField, Viewer};
-use super::views::{Chrome, explain, failed, html};
+use super::session::{Checked, CsrfField};
+use super::views::{Chrome, Viewer, explain, failed, html};
 use super::words::Words;
 use super::{Dash, decode_cursor, encode_cursor};
 

@@ -10,12 +10,11 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use domain::{Locale, MentorId};
 use serde::de::DeserializeOwned;
-use store::{Org, OrgStore, SessionStore, Store, User};
+use store::{OrgStore, SessionStore, Store};
 
-use super::views::{Chrome, error_page};
-use super::words::{Words, words};
+use super::views::{Chrome, Viewer, error_page};
+use super::words::{locale_of_request, words};
 use super::{Dash, DashboardConfig};
 
 /// The session cookie: the token whose hash names the session.
@@ -120,50 +119,6 @@ pub(crate) fn config_of(request: &Request) -> DashboardConfig {
         .unwrap_or_default()
 }
 
-/// Who is looking: the signed-in user of a live session, their organisation and language.
-#[derive(Clone)]
-pub(crate) struct Viewer {
-    pub user: User,
-    pub org: Org,
-    pub csrf: String,
-    pub t: &'static Words,
-}
-
-impl Viewer {
-    pub fn locale(&self) -> Locale {
-        self.t.locale
-    }
-
-    /// The mentor this login speaks for, when it is a mentor's own login.
-    pub fn own_mentor(&self) -> Option<MentorId> {
-        (!self.user.role.manages_mentors())
-            .then_some(self.user.mentor_id)
-            .flatten()
-    }
-
-    pub fn manages(&self) -> bool {
-        self.user.role.manages_mentors()
-    }
-
-    pub fn is_admin(&self) -> bool {
-        self.user.role == domain::Role::Admin
-    }
-
-    /// The frame of a page titled `title`, with `current` the active menu entry.
-    pub fn chrome(&self, title: impl Into<String>, current: &str) -> Chrome {
-        Chrome::signed_in(self, title.into(), current)
-    }
-
-    /// An error page in the frame.
-    pub fn error(&self, status: StatusCode, message: impl Into<String>) -> Response {
-        error_page(
-            self.chrome(self.t.error_heading, ""),
-            status,
-            message.into(),
-        )
-    }
-}
-
 /// Middleware of every page behind the login: a live session, or back to the login page.
 pub(crate) async fn require_session<S: SessionStore + OrgStore>(
     State(dash): State<Dash<S>>,
@@ -224,7 +179,7 @@ fn to_login(request: &Request, expired: bool) -> Response {
 
 fn unavailable(request: &Request, error: engine::EngineError) -> Response {
     tracing::warn!(error = %error, "dashboard: the store failed");
-    let t = super::login::locale_of_request(request.headers(), None);
+    let t = locale_of_request(request.headers(), None);
     error_page(
         Chrome::signed_out(words(t), words(t).error_heading.to_owned()),
         StatusCode::SERVICE_UNAVAILABLE,

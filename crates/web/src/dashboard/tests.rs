@@ -20,8 +20,7 @@ use super::operations::{
     AlertsPage, DeadLetterFigure, RunsPage, SyncFigures, alert_row, run_row, settings_page,
     sync_page,
 };
-use super::session::Viewer;
-use super::views::{Chrome, ErrorPage};
+use super::views::{Chrome, ErrorPage, Viewer};
 use super::words::{EN, NB, Words, words};
 
 /// Texts that are the same word in both languages.

@@ -5,12 +5,56 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
+use domain::{Locale, MentorId};
 use engine::{EngineError, FieldError};
-use store::StoreError;
+use store::{Org, StoreError, User};
 
-use super::session::Viewer;
 use super::words::Words;
 use crate::problem::status_of;
+
+/// Who is looking: the signed-in user of a live session, their organisation and language.
+#[derive(Clone)]
+pub(crate) struct Viewer {
+    pub user: User,
+    pub org: Org,
+    pub csrf: String,
+    pub t: &'static Words,
+}
+
+impl Viewer {
+    pub fn locale(&self) -> Locale {
+        self.t.locale
+    }
+
+    /// The mentor this login speaks for, when it is a mentor's own login.
+    pub fn own_mentor(&self) -> Option<MentorId> {
+        (!self.user.role.manages_mentors())
+            .then_some(self.user.mentor_id)
+            .flatten()
+    }
+
+    pub fn manages(&self) -> bool {
+        self.user.role.manages_mentors()
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.user.role == domain::Role::Admin
+    }
+
+    /// The frame of a page titled `title`, with `current` the active menu entry.
+    pub fn chrome(&self, title: impl Into<String>, current: &str) -> Chrome {
+        Chrome::signed_in(self, title.into(), current)
+    }
+
+    /// An error page in the frame.
+    pub fn error(&self, status: StatusCode, message: impl Into<String>) -> Response {
+        error_page(
+            self.chrome(self.t.error_heading, ""),
+            status,
+            message.into(),
+        )
+    }
+}
 
 /// One entry of the menu.
 pub(crate) struct NavItem {

@@ -2,8 +2,11 @@
 //! language: the compiler refuses a language that lacks a text, and the templates only ever print
 //! these (and data). Texts with numbers or dates in them are methods.
 
+use axum::http::HeaderMap;
+use axum::http::header::ACCEPT_LANGUAGE;
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{ActionKind, Locale, MentorStatus, OrgTimeZone};
+use engine::Job;
 use store::{ReminderOutcome, RunOutcome, RunTrigger, Severity};
 
 /// The struct of every text, and a list of them all (for the test that each language has each).
@@ -879,6 +882,32 @@ pub(crate) fn words(locale: Locale) -> &'static Words {
     }
 }
 
+/// The login page's language: `?lang=`, else the browser's first choice between ours, else nb.
+pub(crate) fn locale_of_request(headers: &HeaderMap, lang: Option<&str>) -> Locale {
+    if let Some(locale) = lang.and_then(|l| Locale::parse(l).ok()) {
+        return locale;
+    }
+    headers
+        .get(ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split(',')
+                .map(|tag| {
+                    tag.split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_ascii_lowercase()
+                })
+                .find_map(|tag| match tag.split('-').next() {
+                    Some("nb" | "no" | "nn") => Some(Locale::Nb),
+                    Some("en") => Some(Locale::En),
+                    _ => None,
+                })
+        })
+        .unwrap_or(Locale::Nb)
+}
+
 impl Words {
     pub fn status(&self, status: MentorStatus) -> &'static str {
         match status {
@@ -944,10 +973,10 @@ impl Words {
 
     /// A job's name; one this build does not know is shown by its code.
     pub fn job(&self, job: &str) -> String {
-        match job {
-            "expiry" => self.job_expiry.to_owned(),
-            "listing_sync" => self.job_listing_sync.to_owned(),
-            other => other.to_owned(),
+        match Job::parse(job) {
+            Some(Job::Expiry) => self.job_expiry.to_owned(),
+            Some(Job::ListingSync) => self.job_listing_sync.to_owned(),
+            None => job.to_owned(),
         }
     }
 

@@ -119,7 +119,7 @@ pub(super) async fn list<S: Store>(
             .as_deref()
             .map(|s| {
                 s.parse::<MentorStatus>()
-                    .map_err(|e| ApiError::invalid("status", e))
+                    .map_err(|e| ApiError::invalid("status", e.to_string()))
             })
             .transpose()?,
         expiring_within_days: params
