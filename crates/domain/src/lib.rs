@@ -2,6 +2,7 @@
 //!
 //! Everything here is a value or a function of values, so it can be tested exhaustively.
 
+pub mod access;
 pub mod business_date;
 pub mod certification;
 pub mod error;

@@ -21,11 +21,6 @@ impl Role {
             Role::Admin => "admin",
         }
     }
-
-    /// Coordinators and admins manage the mentors of their organisation.
-    pub fn manages_mentors(self) -> bool {
-        matches!(self, Role::Coordinator | Role::Admin)
-    }
 }
 
 impl std::fmt::Display for Role {

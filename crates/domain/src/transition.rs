@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::{MentorStatus, Reason, Role};
+use crate::{MentorStatus, Reason};
 
 /// What someone (or the system) asks to happen to a mentor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,18 +50,6 @@ impl ActionKind {
             ActionKind::RenewCertification => "renew_certification",
             ActionKind::Expire => "expire",
             ActionKind::AutoResume => "auto_resume",
-        }
-    }
-
-    /// Whether a user with `role` may ask for this action; `own` is true when the mentor is the user's own.
-    /// System actions are never requested by users.
-    pub fn may_be_requested_by(self, role: Role, own: bool) -> bool {
-        match self {
-            ActionKind::Expire | ActionKind::AutoResume => false,
-            ActionKind::Pause | ActionKind::Resume => role.manages_mentors() || own,
-            ActionKind::Deactivate | ActionKind::Reactivate | ActionKind::RenewCertification => {
-                role.manages_mentors()
-            }
         }
     }
 }
@@ -339,19 +327,5 @@ mod tests {
             decide(Paused, &Action::Resume, &facts).unwrap().to,
             CertificationExpired
         );
-    }
-
-    #[test]
-    fn authorization_of_actions() {
-        use ActionKind as A;
-        assert!(A::Pause.may_be_requested_by(Role::Mentor, true));
-        assert!(!A::Pause.may_be_requested_by(Role::Mentor, false));
-        assert!(!A::Deactivate.may_be_requested_by(Role::Mentor, true));
-        assert!(A::Deactivate.may_be_requested_by(Role::Coordinator, false));
-        assert!(A::RenewCertification.may_be_requested_by(Role::Admin, false));
-        for role in Role::ALL {
-            assert!(!A::Expire.may_be_requested_by(role, true));
-            assert!(!A::AutoResume.may_be_requested_by(role, true));
-        }
     }
 }

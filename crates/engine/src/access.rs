@@ -1,65 +1,54 @@
-//! Who may do what: the permission rules the workflows check before they read or change anything,
-//! in one place. Every refusal is an [`EngineError::Forbidden`] that says what was needed.
-//!
-//! This module names no workflow module (mentors, admin, sync, …); they all come here.
+//! The engine's side of [`domain::access`]: a login as the rules see it, and a refusal as an engine
+//! error (another organisation's things are not found; the rest is forbidden, saying what was
+//! needed). Every permission the engine checks goes through [`require`].
 
-use domain::{ActionKind, MentorId, Role};
-use store::{MentorRecord, User};
+use domain::MentorId;
+use domain::access::{Denied, Permission, Principal, Target, decide};
+use store::User;
 
 use crate::EngineError;
 
-/// Coordinators and admins manage their organisation's mentors.
-pub(crate) fn require_manager(user: &User) -> Result<(), EngineError> {
-    if user.role.manages_mentors() {
-        Ok(())
-    } else {
-        Err(EngineError::Forbidden(format!(
-            "this needs the coordinator or admin role; you are {}",
-            user.role
-        )))
+/// `user` as the access rules see it.
+pub fn principal(user: &User) -> Principal {
+    Principal {
+        user: user.id,
+        org: user.org_id,
+        role: user.role,
+        mentor: user.mentor_id,
     }
 }
 
-/// Organisation settings, and whatever acts on the whole organisation at once, are the admins'.
-pub(crate) fn require_admin(user: &User) -> Result<(), EngineError> {
-    if user.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(EngineError::Forbidden(format!(
-            "organisation settings need the admin role; you are {}",
-            user.role
-        )))
-    }
+/// `permission` on `target` for `user`, or the error that refuses it.
+pub(crate) fn require(
+    user: &User,
+    permission: Permission,
+    target: Target,
+) -> Result<(), EngineError> {
+    decide(&principal(user), permission, target).map_err(|denied| match denied {
+        Denied::OtherOrganisation => EngineError::NotFound {
+            entity: match target {
+                Target::Mentor { .. } => "mentor",
+                Target::Organisation(_) => "organisation",
+            },
+        },
+        Denied::Forbidden(reason) => EngineError::Forbidden(reason),
+    })
 }
 
-/// Managers see their organisation's mentors; a mentor sees themself.
-pub(crate) fn require_may_see(user: &User, mentor: MentorId) -> Result<(), EngineError> {
-    if user.role.manages_mentors() || user.mentor_id == Some(mentor) {
-        Ok(())
-    } else {
-        Err(EngineError::Forbidden(
-            "only coordinators and admins may see other mentors".into(),
-        ))
+/// The whole of `user`'s own organisation.
+pub(crate) fn own_organisation(user: &User) -> Target {
+    Target::Organisation(user.org_id)
+}
+
+/// The mentor `id` of `user`'s organisation.
+pub(crate) fn mentor_of_own_organisation(user: &User, id: MentorId) -> Target {
+    Target::Mentor {
+        org: user.org_id,
+        id,
     }
 }
 
 /// Whether `user` is the mentor `mentor` themself.
 pub(crate) fn owns(user: &User, mentor: MentorId) -> bool {
-    user.role == Role::Mentor && user.mentor_id == Some(mentor)
-}
-
-/// Whether `user` may request `kind` for `mentor` (see [`ActionKind::may_be_requested_by`]).
-pub(crate) fn authorize(
-    user: &User,
-    mentor: &MentorRecord,
-    kind: ActionKind,
-) -> Result<(), EngineError> {
-    if kind.may_be_requested_by(user.role, owns(user, mentor.id)) {
-        Ok(())
-    } else {
-        Err(EngineError::Forbidden(format!(
-            "a {} may not {kind} this mentor",
-            user.role
-        )))
-    }
+    user.role == domain::Role::Mentor && user.mentor_id == Some(mentor)
 }

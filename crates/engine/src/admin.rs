@@ -8,8 +8,9 @@ use store::{
 };
 use uuid::Uuid;
 
-use crate::access::{require_admin, require_manager};
+use crate::access::{own_organisation, require};
 use crate::{Engine, EngineError};
+use domain::access::Permission;
 
 /// Settings as shown to admins: what is stored, and what applies.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -89,7 +90,7 @@ fn thresholds_schema() -> utoipa::openapi::Array {
 
 impl<S: Store> Engine<S> {
     pub async fn settings(&self, user: &User) -> Result<SettingsView, EngineError> {
-        require_admin(user)?;
+        require(user, Permission::Administer, own_organisation(user))?;
         let org = self.store().org(user.org_id).await?;
         let stored = self.store().org_settings(org.id).await?;
         Ok(SettingsView {
@@ -108,7 +109,7 @@ impl<S: Store> Engine<S> {
         user: &User,
         input: SettingsInput,
     ) -> Result<SettingsView, EngineError> {
-        require_admin(user)?;
+        require(user, Permission::Administer, own_organisation(user))?;
         let thresholds_days = input
             .thresholds_days
             .map(|values| Thresholds::parse(&values).map(|t| t.as_slice().to_vec()))
@@ -137,7 +138,7 @@ impl<S: Store> Engine<S> {
         limit: u32,
         before: Option<RunId>,
     ) -> Result<Page<RunRecord, RunId>, EngineError> {
-        require_manager(user)?;
+        require(user, Permission::ManageMentors, own_organisation(user))?;
         Ok(self.store().runs(user.org_id, limit, before).await?)
     }
 
@@ -148,7 +149,7 @@ impl<S: Store> Engine<S> {
         limit: u32,
         before: Option<i64>,
     ) -> Result<Page<FindingRecord, i64>, EngineError> {
-        require_manager(user)?;
+        require(user, Permission::ManageMentors, own_organisation(user))?;
         Ok(self.store().findings(user.org_id, limit, before).await?)
     }
 
@@ -159,7 +160,7 @@ impl<S: Store> Engine<S> {
         limit: u32,
         before: Option<Uuid>,
     ) -> Result<Page<AlertRecord, Uuid>, EngineError> {
-        require_manager(user)?;
+        require(user, Permission::ManageMentors, own_organisation(user))?;
         Ok(self
             .store()
             .alerts(user.org_id, open_only, limit, before)
@@ -171,7 +172,7 @@ impl<S: Store> Engine<S> {
         user: &User,
         id: Uuid,
     ) -> Result<AlertRecord, EngineError> {
-        require_manager(user)?;
+        require(user, Permission::ManageMentors, own_organisation(user))?;
         Ok(self
             .store()
             .acknowledge_alert(user.org_id, id, user.id, self.clock().now())

@@ -1,7 +1,7 @@
 //! Workflows of mentor-status, generic over the [`Store`](store::Store): they read, ask the domain
 //! rules for a decision, and hand the store one unit of work. No SQL and no HTTP here.
 
-mod access;
+pub mod access;
 mod admin;
 mod backlog;
 mod backoff;

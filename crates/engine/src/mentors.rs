@@ -8,10 +8,11 @@ use store::{
     Actor, HistoryRecord, MentorCursor, MentorFilter, MentorRecord, Org, Page, Store, User,
 };
 
-use crate::access::{require_manager, require_may_see};
+use crate::access::{mentor_of_own_organisation, own_organisation, require};
 use crate::{
     Engine, EngineError, FieldError, ImportRow, ImportSummary, MentorInput, MentorPatchInput,
 };
+use domain::access::Permission;
 
 /// A mentor as read, with the business date its `days_left` counts from.
 #[derive(Debug, Clone)]
@@ -35,7 +36,11 @@ impl<S: Store> Engine<S> {
     /// The mentor, if `user` may see it: managers see their organisation's mentors, a mentor sees themself.
     pub async fn mentor(&self, user: &User, id: MentorId) -> Result<MentorSnapshot, EngineError> {
         let mentor = self.store().mentor(user.org_id, id).await?;
-        require_may_see(user, id)?;
+        require(
+            user,
+            Permission::SeeMentor,
+            mentor_of_own_organisation(user, id),
+        )?;
         let today = self.clock().today(self.store(), user.org_id).await?;
         Ok(self.snapshot(mentor, today))
     }
@@ -55,7 +60,7 @@ impl<S: Store> Engine<S> {
         limit: u32,
         cursor: Option<MentorCursor>,
     ) -> Result<(Page<MentorRecord, MentorCursor>, NaiveDate), EngineError> {
-        require_manager(user)?;
+        require(user, Permission::ManageMentors, own_organisation(user))?;
         let today = self.clock().today(self.store(), user.org_id).await?;
         let page = self
             .store()
@@ -69,7 +74,7 @@ impl<S: Store> Engine<S> {
         user: &User,
         input: MentorInput,
     ) -> Result<MentorSnapshot, EngineError> {
-        require_manager(user)?;
+        require(user, Permission::ManageMentors, own_organisation(user))?;
         let today = self.clock().today(self.store(), user.org_id).await?;
         let mentor = input.validate(today).map_err(EngineError::Invalid)?;
         let ids = self
@@ -91,7 +96,7 @@ impl<S: Store> Engine<S> {
         id: MentorId,
         input: MentorPatchInput,
     ) -> Result<MentorSnapshot, EngineError> {
-        require_manager(user)?;
+        require(user, Permission::ManageMentors, own_organisation(user))?;
         // Not-found before validation, so another organisation's id never learns which fields are wrong.
         self.store().mentor(user.org_id, id).await?;
         let patch = input.validate().map_err(EngineError::Invalid)?;

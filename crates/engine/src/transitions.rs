@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use domain::{Action, ActionKind, Facts, MentorId, Refusal, Transition, decide, is_valid_on};
 use store::{Actor, MentorChange, MentorRecord, NewCertification, Store, User};
 
-use crate::access::{authorize, owns};
+use crate::access::{mentor_of_own_organisation, owns, require};
 use crate::mentors::MentorSnapshot;
 use crate::{CertificationInput, Engine, EngineError, notices};
+use domain::access::Permission;
 
 /// How often a request re-reads and decides again after losing a race before giving up with 409.
 const MAX_ATTEMPTS: usize = 5;
@@ -23,7 +24,11 @@ impl<S: Store> Engine<S> {
         let kind = action.kind();
         for _ in 0..MAX_ATTEMPTS {
             let mentor = self.store().mentor(user.org_id, id).await?;
-            authorize(user, &mentor, kind)?;
+            require(
+                user,
+                Permission::Request(kind),
+                mentor_of_own_organisation(user, mentor.id),
+            )?;
             let today = self.clock().today(self.store(), user.org_id).await?;
             let facts = facts_of(&mentor, today, None);
             let transition =
@@ -70,7 +75,11 @@ impl<S: Store> Engine<S> {
         input: CertificationInput,
     ) -> Result<MentorSnapshot, EngineError> {
         let mentor = self.store().mentor(user.org_id, id).await?;
-        authorize(user, &mentor, ActionKind::RenewCertification)?;
+        require(
+            user,
+            Permission::Request(ActionKind::RenewCertification),
+            mentor_of_own_organisation(user, mentor.id),
+        )?;
         let period = input
             .validate("")
             .map_err(|e| EngineError::Invalid(vec![e]))?;

@@ -146,7 +146,7 @@ impl TryFrom<MentorRow> for MentorRecord {
             org_id: OrgId(row.org_id),
             org_slug: row.org_slug,
             full_name: row.full_name,
-            email: row.email,
+            email: Email::parse(&row.email).map_err(|_| bad_column("mentors.email"))?,
             phone: row.phone,
             status: parse_status(&row.status, "mentors.status")?,
             status_reason: row.status_reason,

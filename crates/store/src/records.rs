@@ -113,7 +113,7 @@ pub struct MentorRecord {
     pub org_id: OrgId,
     pub org_slug: String,
     pub full_name: String,
-    pub email: String,
+    pub email: Email,
     pub phone: Option<String>,
     pub status: MentorStatus,
     pub status_reason: Option<String>,

@@ -64,7 +64,7 @@ impl MentorDto {
             id: mentor.id,
             org: mentor.org_slug,
             full_name: mentor.full_name,
-            email: mentor.email,
+            email: mentor.email.into_inner(),
             phone: mentor.phone,
             status: mentor.status,
             status_reason: mentor.status_reason,

@@ -21,8 +21,9 @@ pub use nightly::NightlySyncReport;
 pub use relay::{PassReport, Relay};
 pub use status::{IntegrationHealth, SyncState, SyncStatusView, sync_state};
 
-use crate::access::{require_admin, require_manager};
+use crate::access::{own_organisation, require};
 use crate::{Engine, EngineError};
+use domain::access::Permission;
 
 /// How the relay paces itself. Every number is configuration: Microsoft says its limits may change.
 #[derive(Debug, Clone)]
@@ -93,7 +94,7 @@ impl<S: Store> Engine<S> {
     /// Force sync of one mentor: queued at high priority; the relay pushes it next.
     pub async fn force_sync(&self, user: &User, mentor: MentorId) -> Result<u64, EngineError> {
         self.mentor(user, mentor).await?;
-        require_manager(user)?;
+        require(user, Permission::ManageMentors, own_organisation(user))?;
         Ok(self
             .store()
             .queue_sync(
@@ -106,7 +107,7 @@ impl<S: Store> Engine<S> {
 
     /// Force sync of every linked mentor of the caller's organisation (admins).
     pub async fn force_sync_org(&self, user: &User) -> Result<u64, EngineError> {
-        require_admin(user)?;
+        require(user, Permission::Administer, own_organisation(user))?;
         Ok(self
             .store()
             .queue_sync(user.org_id, SyncSelection::AllLinked, SyncPriority::High)
@@ -122,7 +123,7 @@ impl<S: Store> Engine<S> {
         if let Some(mentor) = mentor {
             self.mentor(user, mentor).await?;
         }
-        require_manager(user)?;
+        require(user, Permission::ManageMentors, own_organisation(user))?;
         Ok(self.store().retry_dead_sync(user.org_id, mentor).await?)
     }
 

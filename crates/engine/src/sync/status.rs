@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use store::{DeadLetter, MentorRecord, RunOutcome, Store, SyncFailure, User};
 
-use crate::access::require_manager;
+use crate::access::{own_organisation, require};
 use crate::{Engine, EngineError, Job};
+use domain::access::Permission;
 
 /// How far back lag percentiles look.
 const LAG_WINDOW_HOURS: i64 = 24;
@@ -140,7 +141,7 @@ impl From<DeadLetter> for DeadLetterView {
 
 impl<S: Store> Engine<S> {
     pub async fn sync_status(&self, user: &User) -> Result<SyncStatusView, EngineError> {
-        require_manager(user)?;
+        require(user, Permission::ManageMentors, own_organisation(user))?;
         let org = user.org_id;
         let now = self.clock().now();
         let window = std::time::Duration::from_secs(LAG_WINDOW_HOURS.unsigned_abs() * 3600);

@@ -340,7 +340,7 @@ pub async fn every_writer_of_notifications_queues_their_emails<S: Store>(store: 
         for n in all_notifications(&store, reader).await {
             let to = match n.recipient_mentor_id {
                 Some(mentor) => address_of_mentor[&mentor].clone(),
-                None => reader.email.as_str().to_owned(),
+                None => reader.email.clone(),
             };
             expected.insert(n.id.0, (n.kind, to, n.payload, n.created_at));
         }

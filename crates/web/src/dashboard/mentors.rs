@@ -7,7 +7,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
-use domain::{Action, MentorId, MentorStatus, Reason, days_left};
+use domain::access::Permission;
+use domain::{Action, ActionKind, MentorId, MentorStatus, Reason, days_left};
 use engine::{CertificationInput, EngineError, MentorSnapshot};
 use serde::Deserialize;
 use store::{
@@ -201,7 +202,7 @@ fn mentor_row(t: &Words, m: &MentorRecord, today: NaiveDate, sync: &'static str)
     MentorRow {
         href: format!("/mentors/{}", m.id),
         name: m.full_name.clone(),
-        email: m.email.clone(),
+        email: m.email.to_string(),
         status_code: m.status.as_str(),
         status_label: t.status(m.status),
         certification,
@@ -322,7 +323,9 @@ pub(crate) struct MentorPage {
 /// mentor's own login, is not found: its existence is not told.
 fn mentor_id(viewer: &Viewer, raw: &str) -> Option<MentorId> {
     let id: MentorId = raw.parse().ok()?;
-    (viewer.manages() || viewer.own_mentor() == Some(id)).then_some(id)
+    viewer
+        .may(Permission::SeeMentor, viewer.mentor(id))
+        .then_some(id)
 }
 
 fn not_found(viewer: &Viewer) -> Response {
@@ -430,20 +433,18 @@ async fn render_mentor<S: Store>(
     html(status, &page)
 }
 
+/// The forms the mentor's page shows: those the access rules allow this viewer and the mentor's
+/// status makes sense of (the transition table refuses the rest anyway).
 fn actions(viewer: &Viewer, snapshot: &MentorSnapshot, sync_enabled: bool) -> Actions {
     let status = snapshot.mentor.status;
-    let manages = viewer.manages();
-    let own = viewer.own_mentor() == Some(snapshot.mentor.id);
-    if !manages && !own {
-        return Actions::default();
-    }
+    let may = |kind| viewer.may(Permission::Request(kind), viewer.mentor(snapshot.mentor.id));
     Actions {
-        pause: status == MentorStatus::Active,
-        resume: status == MentorStatus::Paused,
-        deactivate: manages && status != MentorStatus::Inactive,
-        reactivate: manages && status == MentorStatus::Inactive,
-        renew: manages,
-        force_sync: manages && sync_enabled,
+        pause: status == MentorStatus::Active && may(ActionKind::Pause),
+        resume: status == MentorStatus::Paused && may(ActionKind::Resume),
+        deactivate: status != MentorStatus::Inactive && may(ActionKind::Deactivate),
+        reactivate: status == MentorStatus::Inactive && may(ActionKind::Reactivate),
+        renew: may(ActionKind::RenewCertification),
+        force_sync: sync_enabled && viewer.manages(),
     }
 }
 
@@ -462,7 +463,7 @@ fn mentor_view(
     MentorView {
         id: m.id.to_string(),
         name: m.full_name.clone(),
-        email: m.email.clone(),
+        email: m.email.to_string(),
         phone: m.phone.clone(),
         listed_publicly: if m.listed_publicly { t.yes } else { t.no },
         link,

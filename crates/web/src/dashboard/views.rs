@@ -5,7 +5,9 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
+use domain::access::{self, Permission, Target};
 use domain::{Locale, MentorId};
+use engine::access::principal;
 use engine::{EngineError, FieldError};
 use store::{Org, StoreError, User};
 
@@ -28,17 +30,38 @@ impl Viewer {
 
     /// The mentor this login speaks for, when it is a mentor's own login.
     pub fn own_mentor(&self) -> Option<MentorId> {
-        (!self.user.role.manages_mentors())
+        (self.user.role == domain::Role::Mentor)
             .then_some(self.user.mentor_id)
             .flatten()
     }
 
-    pub fn manages(&self) -> bool {
-        self.user.role.manages_mentors()
+    /// Whether the access rules let this viewer use `permission` on `target`.
+    pub fn may(&self, permission: Permission, target: Target) -> bool {
+        access::may(&principal(&self.user), permission, target)
     }
 
+    /// Whether this viewer manages the organisation's mentors (lists, operations pages).
+    pub fn manages(&self) -> bool {
+        self.may(
+            Permission::ManageMentors,
+            Target::Organisation(self.user.org_id),
+        )
+    }
+
+    /// Whether this viewer administers the organisation (settings, pushing everyone).
     pub fn is_admin(&self) -> bool {
-        self.user.role == domain::Role::Admin
+        self.may(
+            Permission::Administer,
+            Target::Organisation(self.user.org_id),
+        )
+    }
+
+    /// The mentor `id` of this viewer's organisation, as an access target.
+    pub fn mentor(&self, id: MentorId) -> Target {
+        Target::Mentor {
+            org: self.user.org_id,
+            id,
+        }
     }
 
     /// The frame of a page titled `title`, with `current` the active menu entry.

@@ -285,7 +285,7 @@ impl<B: TestBackend> TestApp<B> {
              JOIN organisations o ON o.id = m.org_id \
              WHERE o.slug = {} AND m.email = {}{}",
             literal(&record.org_slug),
-            literal(&record.email),
+            literal(record.email.as_str()),
             condition.map(|c| format!(" AND ({c})")).unwrap_or_default(),
         );
         B::scalar(&self.db, &sql).await
