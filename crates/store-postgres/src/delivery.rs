@@ -7,12 +7,13 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use domain::{Email, Locale, OrgId, OrgSlug};
+use domain::{Email, Locale, OrgId};
 use sqlx::{PgConnection, PgPool};
 use store::{
-    AlertDeliveryPlan, AlertEvent, AlertRecord, ChannelTold, DeliveryClaim, DeliveryOutcome,
-    DeliveryResult, DeliveryStatus, EmailJob, OrgRef, OutboxDepth, StoreError, StoreResult,
-    WebhookJob, alert_payload, due_alert_events,
+    AlertCandidate, AlertDeliveryPlan, AlertEvent, AlertRecord, ChannelTold, DeliveryClaim,
+    DeliveryOutcome, DeliveryResult, DeliveryStatus, EmailJob, OrgRef, OutboxDepth,
+    QueuedAlertEmail, QueuedWebhook, StoreError, StoreResult, WebhookJob, alert_candidates_cutoff,
+    alert_deliveries,
 };
 use uuid::Uuid;
 
@@ -108,7 +109,7 @@ impl EmailRow {
     fn job(self) -> Result<EmailJob, &'static str> {
         Ok(EmailJob {
             id: self.id,
-            org: org_ref(self.org_id, self.org_slug, self.org_name)?,
+            org: OrgRef::from_columns(self.org_id, self.org_slug, self.org_name)?,
             to: Email::parse(&self.to_address).map_err(|_| "email_outbox.to_address")?,
             recipient_name: self.recipient_name,
             locale: Locale::parse(&self.locale).map_err(|_| "email_outbox.locale")?,
@@ -139,27 +140,11 @@ impl WebhookRow {
         Ok(WebhookJob {
             id: self.delivery_id,
             event: AlertEvent::parse(&self.event).ok_or("webhook_outbox.event")?,
-            org: org_ref(alert.org_id.map(|o| o.0), self.org_slug, self.org_name)?,
+            org: OrgRef::from_columns(alert.org_id.map(|o| o.0), self.org_slug, self.org_name)?,
             alert,
             attempts: u32::try_from(self.delivery_attempts).unwrap_or(0),
             first_failed_at: self.delivery_first_failed_at,
         })
-    }
-}
-
-fn org_ref(
-    id: Option<Uuid>,
-    slug: Option<String>,
-    name: Option<String>,
-) -> Result<Option<OrgRef>, &'static str> {
-    match (id, slug, name) {
-        (Some(id), Some(slug), Some(name)) => Ok(Some(OrgRef {
-            id: OrgId(id),
-            slug: OrgSlug::parse(&slug).map_err(|_| "organisations.slug")?,
-            name,
-        })),
-        (Some(_), _, _) => Err("org_id"),
-        (None, _, _) => Ok(None),
     }
 }
 
@@ -378,14 +363,9 @@ pub(crate) async fn queue_alert_deliveries(
     if !plan.webhook && plan.email.is_none() {
         return Ok(0);
     }
-    let cutoff = plan
-        .now
-        .checked_sub_signed(plan.remind_after)
-        .map_or(DateTime::UNIX_EPOCH, |c| c.max(DateTime::UNIX_EPOCH));
-    let today = plan.now.date_naive();
     let mut tx = pool.begin().await.map_err(db_err)?;
     let rows: Vec<CandidateRow> = sqlx::query_as(&alert_candidates_sql())
-        .bind(cutoff)
+        .bind(alert_candidates_cutoff(&plan))
         .bind(plan.webhook)
         .bind(plan.email.is_some())
         .bind(AlertEvent::Opened.email_kind())
@@ -394,61 +374,13 @@ pub(crate) async fn queue_alert_deliveries(
         .fetch_all(&mut *tx)
         .await
         .map_err(db_err)?;
-
-    let mut hooks = WebhookColumns::default();
-    let mut emails = EmailColumns::default();
-    for row in rows {
-        let alert = AlertRecord::try_from(row.alert)?;
-        if plan.webhook {
-            let told = ChannelTold {
-                opened: row.webhook_opened,
-                resolved: row.webhook_resolved,
-                last: row.webhook_last,
-            };
-            for event in due_alert_events(&alert, told, &plan) {
-                hooks.id.push(Uuid::now_v7());
-                hooks.alert.push(alert.id);
-                hooks.event.push(event.as_str());
-                hooks.key.push(event.key(today));
-            }
-        }
-        if let Some((to, locale)) = &plan.email {
-            let told = ChannelTold {
-                opened: row.email_opened,
-                resolved: row.email_resolved,
-                last: row.email_last,
-            };
-            let events = due_alert_events(&alert, told, &plan);
-            if events.is_empty() {
-                continue;
-            }
-            let org = org_ref(
-                alert.org_id.map(|o| o.0),
-                row.org_slug.clone(),
-                row.org_name.clone(),
-            )
-            .map_err(|column| {
-                StoreError::Other(format!("alert {}: bad {column}", alert.id).into())
-            })?;
-            let payload = alert_payload(&alert, org.as_ref());
-            for event in events {
-                let date = match event {
-                    AlertEvent::Reminder => today.to_string(),
-                    _ => String::new(),
-                };
-                emails.id.push(Uuid::now_v7());
-                emails.org.push(alert.org_id.map(|o| o.0));
-                emails.alert.push(alert.id);
-                emails.to.push(to.as_str().to_owned());
-                emails.locale.push(locale.as_str());
-                emails.kind.push(event.email_kind());
-                emails.payload.push(payload.clone());
-                emails
-                    .dedupe_key
-                    .push(format!("alert:{}:{}:{date}", alert.id, event.as_str()));
-            }
-        }
-    }
+    let candidates = rows
+        .into_iter()
+        .map(CandidateRow::candidate)
+        .collect::<StoreResult<Vec<_>>>()?;
+    let (webhooks, emails) = alert_deliveries(candidates, &plan);
+    let hooks = WebhookColumns::of(&webhooks);
+    let emails = EmailColumns::of(&emails);
 
     let mut queued = 0;
     if !hooks.id.is_empty() {
@@ -501,7 +433,31 @@ pub(crate) async fn queue_alert_deliveries(
     Ok(queued)
 }
 
-#[derive(Default)]
+impl CandidateRow {
+    fn candidate(self) -> StoreResult<AlertCandidate> {
+        let alert = AlertRecord::try_from(self.alert)?;
+        let org = OrgRef::from_columns(alert.org_id.map(|o| o.0), self.org_slug, self.org_name)
+            .map_err(|column| {
+                StoreError::Other(format!("alert {}: bad {column}", alert.id).into())
+            })?;
+        Ok(AlertCandidate {
+            webhook: ChannelTold {
+                opened: self.webhook_opened,
+                resolved: self.webhook_resolved,
+                last: self.webhook_last,
+            },
+            email: ChannelTold {
+                opened: self.email_opened,
+                resolved: self.email_resolved,
+                last: self.email_last,
+            },
+            alert,
+            org,
+        })
+    }
+}
+
+/// Webhook rows as the columns `UNNEST` inserts.
 struct WebhookColumns {
     id: Vec<Uuid>,
     alert: Vec<Uuid>,
@@ -509,7 +465,18 @@ struct WebhookColumns {
     key: Vec<String>,
 }
 
-#[derive(Default)]
+impl WebhookColumns {
+    fn of(rows: &[QueuedWebhook]) -> Self {
+        WebhookColumns {
+            id: rows.iter().map(|r| r.id).collect(),
+            alert: rows.iter().map(|r| r.alert).collect(),
+            event: rows.iter().map(|r| r.event.as_str()).collect(),
+            key: rows.iter().map(|r| r.event_key.clone()).collect(),
+        }
+    }
+}
+
+/// Alert email rows as the columns `UNNEST` inserts.
 struct EmailColumns {
     id: Vec<Uuid>,
     org: Vec<Option<Uuid>>,
@@ -519,6 +486,21 @@ struct EmailColumns {
     kind: Vec<&'static str>,
     payload: Vec<serde_json::Value>,
     dedupe_key: Vec<String>,
+}
+
+impl EmailColumns {
+    fn of(rows: &[QueuedAlertEmail]) -> Self {
+        EmailColumns {
+            id: rows.iter().map(|r| r.id).collect(),
+            org: rows.iter().map(|r| r.org.map(|o| o.0)).collect(),
+            alert: rows.iter().map(|r| r.alert).collect(),
+            to: rows.iter().map(|r| r.to.as_str().to_owned()).collect(),
+            locale: rows.iter().map(|r| r.locale.as_str()).collect(),
+            kind: rows.iter().map(|r| r.event.email_kind()).collect(),
+            payload: rows.iter().map(|r| r.payload.clone()).collect(),
+            dedupe_key: rows.iter().map(|r| r.dedupe_key.clone()).collect(),
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]

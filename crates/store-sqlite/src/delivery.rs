@@ -8,12 +8,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use domain::{Email, Locale, OrgId, OrgSlug};
+use domain::{Email, Locale, OrgId};
 use sqlx::SqliteConnection;
 use store::{
-    AlertDeliveryPlan, AlertEvent, AlertRecord, ChannelTold, DeliveryClaim, DeliveryOutcome,
-    DeliveryResult, DeliveryStatus, EmailJob, OrgRef, OutboxDepth, StoreError, StoreResult,
-    WebhookJob, alert_payload, due_alert_events,
+    AlertCandidate, AlertDeliveryPlan, AlertEvent, AlertRecord, ChannelTold, DeliveryClaim,
+    DeliveryOutcome, DeliveryResult, DeliveryStatus, EmailJob, OrgRef, OutboxDepth, StoreError,
+    StoreResult, WebhookJob, alert_candidates_cutoff, alert_deliveries,
 };
 use uuid::Uuid;
 
@@ -116,16 +116,9 @@ impl OrgRefs {
                 .fetch_optional(&mut *conn)
                 .await
                 .map_err(db_err)?;
-        let org = match row {
-            Some(row) => OrgSlug::parse(&row.slug)
-                .map(|slug| OrgRef {
-                    id: OrgId(id),
-                    slug,
-                    name: row.name,
-                })
-                .map_err(|_| "organisations.slug"),
-            None => Err("org_id"),
-        };
+        let (slug, name) = row.map(|r| (r.slug, r.name)).unzip();
+        let org = OrgRef::from_columns(Some(id), slug, name)
+            .and_then(|org| org.ok_or("org_id"));
         self.0.insert(id, org.clone());
         Ok(org.map(Some))
     }
@@ -327,7 +320,7 @@ fn alert_candidates_sql() -> String {
         .join(", ");
     format!(
         "SELECT * FROM ( \
-             SELECT {columns}, \
+             SELECT {columns}, o.slug AS org_slug, o.name AS org_name, \
                  (?2 AND EXISTS (SELECT 1 FROM webhook_outbox w \
                                  WHERE w.alert_id = a.id AND w.event = 'opened')) AS webhook_opened, \
                  (?2 AND EXISTS (SELECT 1 FROM webhook_outbox w \
@@ -340,7 +333,7 @@ fn alert_candidates_sql() -> String {
                                  WHERE e.alert_id = a.id AND e.kind = ?6)) AS email_resolved, \
                  (SELECT max(e.created_at) FROM email_outbox e \
                   WHERE ?3 AND e.alert_id = a.id AND e.kind IN (?4, ?5)) AS email_last \
-             FROM alerts a \
+             FROM alerts a LEFT JOIN organisations o ON o.id = a.org_id \
          ) c \
          WHERE c.resolved_at IS NULL OR c.resolved_at > ?1 \
             OR (c.webhook_opened AND NOT c.webhook_resolved) \
@@ -353,6 +346,8 @@ fn alert_candidates_sql() -> String {
 struct CandidateRow {
     #[sqlx(flatten)]
     alert: AlertRow,
+    org_slug: Option<String>,
+    org_name: Option<String>,
     webhook_opened: bool,
     webhook_resolved: bool,
     webhook_last: Option<DateTime<Utc>>,
@@ -365,15 +360,10 @@ pub(crate) async fn queue_alert_deliveries(db: &Db, plan: AlertDeliveryPlan) -> 
     if !plan.webhook && plan.email.is_none() {
         return Ok(0);
     }
-    let cutoff = plan
-        .now
-        .checked_sub_signed(plan.remind_after)
-        .map_or(DateTime::UNIX_EPOCH, |c| c.max(DateTime::UNIX_EPOCH));
-    let today = plan.now.date_naive();
     let mut tx = db.begin().await?;
     let now = Ts::now();
     let rows: Vec<CandidateRow> = sqlx::query_as(&alert_candidates_sql())
-        .bind(Ts(cutoff))
+        .bind(Ts(alert_candidates_cutoff(&plan)))
         .bind(plan.webhook)
         .bind(plan.email.is_some())
         .bind(AlertEvent::Opened.email_kind())
@@ -382,83 +372,77 @@ pub(crate) async fn queue_alert_deliveries(db: &Db, plan: AlertDeliveryPlan) -> 
         .fetch_all(&mut *tx)
         .await
         .map_err(db_err)?;
-
-    let mut orgs = OrgRefs::new();
+    let candidates = rows
+        .into_iter()
+        .map(CandidateRow::candidate)
+        .collect::<StoreResult<Vec<_>>>()?;
+    let (webhooks, emails) = alert_deliveries(candidates, &plan);
     let mut queued = 0;
-    for row in rows {
-        let alert = AlertRecord::try_from(row.alert)?;
-        if plan.webhook {
-            let told = ChannelTold {
-                opened: row.webhook_opened,
-                resolved: row.webhook_resolved,
-                last: row.webhook_last,
-            };
-            for event in due_alert_events(&alert, told, &plan) {
-                queued += sqlx::query(
-                    "INSERT INTO webhook_outbox (id, alert_id, event, event_key, available_at, \
-                                                 created_at) \
-                     VALUES (?, ?, ?, ?, ?, ?) \
-                     ON CONFLICT (alert_id, event_key) DO NOTHING",
-                )
-                .bind(Uuid::now_v7())
-                .bind(alert.id)
-                .bind(event.as_str())
-                .bind(event.key(today))
-                .bind(now)
-                .bind(Ts(plan.now))
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?
-                .rows_affected();
-            }
-        }
-        if let Some((to, locale)) = &plan.email {
-            let told = ChannelTold {
-                opened: row.email_opened,
-                resolved: row.email_resolved,
-                last: row.email_last,
-            };
-            let events = due_alert_events(&alert, told, &plan);
-            if events.is_empty() {
-                continue;
-            }
-            let org = orgs
-                .get(&mut tx, alert.org_id.map(|o| o.0))
-                .await?
-                .map_err(|column| {
-                    StoreError::Other(format!("alert {}: bad {column}", alert.id).into())
-                })?;
-            let payload = alert_payload(&alert, org.as_ref()).to_string();
-            for event in events {
-                let date = match event {
-                    AlertEvent::Reminder => today.to_string(),
-                    _ => String::new(),
-                };
-                queued += sqlx::query(
-                    "INSERT INTO email_outbox (id, org_id, alert_id, to_address, locale, kind, \
-                                               payload, dedupe_key, available_at, created_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                     ON CONFLICT (dedupe_key) DO NOTHING",
-                )
-                .bind(Uuid::now_v7())
-                .bind(alert.org_id.map(|o| o.0))
-                .bind(alert.id)
-                .bind(to.as_str())
-                .bind(locale.as_str())
-                .bind(event.email_kind())
-                .bind(&payload)
-                .bind(format!("alert:{}:{}:{date}", alert.id, event.as_str()))
-                .bind(now)
-                .bind(Ts(plan.now))
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?
-                .rows_affected();
-            }
-        }
+    for hook in webhooks {
+        queued += sqlx::query(
+            "INSERT INTO webhook_outbox (id, alert_id, event, event_key, available_at, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (alert_id, event_key) DO NOTHING",
+        )
+        .bind(hook.id)
+        .bind(hook.alert)
+        .bind(hook.event.as_str())
+        .bind(&hook.event_key)
+        .bind(now)
+        .bind(Ts(plan.now))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+    }
+    for email in emails {
+        queued += sqlx::query(
+            "INSERT INTO email_outbox (id, org_id, alert_id, to_address, locale, kind, payload, \
+                                       dedupe_key, available_at, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (dedupe_key) DO NOTHING",
+        )
+        .bind(email.id)
+        .bind(email.org.map(|o| o.0))
+        .bind(email.alert)
+        .bind(email.to.as_str())
+        .bind(email.locale.as_str())
+        .bind(email.event.email_kind())
+        .bind(email.payload.to_string())
+        .bind(&email.dedupe_key)
+        .bind(now)
+        .bind(Ts(plan.now))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
     }
     db.commit(tx).await?;
     Ok(queued)
+}
+
+impl CandidateRow {
+    fn candidate(self) -> StoreResult<AlertCandidate> {
+        let alert = AlertRecord::try_from(self.alert)?;
+        let org = OrgRef::from_columns(alert.org_id.map(|o| o.0), self.org_slug, self.org_name)
+            .map_err(|column| {
+                StoreError::Other(format!("alert {}: bad {column}", alert.id).into())
+            })?;
+        Ok(AlertCandidate {
+            webhook: ChannelTold {
+                opened: self.webhook_opened,
+                resolved: self.webhook_resolved,
+                last: self.webhook_last,
+            },
+            email: ChannelTold {
+                opened: self.email_opened,
+                resolved: self.email_resolved,
+                last: self.email_last,
+            },
+            alert,
+            org,
+        })
+    }
 }
 
 #[derive(sqlx::FromRow)]

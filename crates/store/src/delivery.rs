@@ -185,6 +185,114 @@ pub fn due_alert_events(
     events
 }
 
+/// An alert that may have a delivery due: the alert, what each channel has been told of it, and the
+/// organisation it is about (as the backend read it beside the alert).
+#[derive(Debug, Clone)]
+pub struct AlertCandidate {
+    pub alert: AlertRecord,
+    pub webhook: ChannelTold,
+    pub email: ChannelTold,
+    pub org: Option<OrgRef>,
+}
+
+/// A webhook outbox row to insert (once per alert and event key).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedWebhook {
+    pub id: Uuid,
+    pub alert: Uuid,
+    pub event: AlertEvent,
+    pub event_key: String,
+}
+
+/// An email outbox row to insert for an alert (once per dedupe key).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedAlertEmail {
+    pub id: Uuid,
+    pub org: Option<OrgId>,
+    pub alert: Uuid,
+    pub to: Email,
+    pub locale: Locale,
+    pub event: AlertEvent,
+    pub payload: Value,
+    pub dedupe_key: String,
+}
+
+/// Resolved alerts older than this are no longer candidates, unless a channel still waits to be told
+/// of their resolution.
+pub fn alert_candidates_cutoff(plan: &AlertDeliveryPlan) -> DateTime<Utc> {
+    plan.now
+        .checked_sub_signed(plan.remind_after)
+        .map_or(DateTime::UNIX_EPOCH, |c| c.max(DateTime::UNIX_EPOCH))
+}
+
+/// The outbox rows `Store::queue_alert_deliveries` inserts for `candidates` under `plan`: written
+/// once here, each backend only reads the candidates and inserts the rows.
+pub fn alert_deliveries(
+    candidates: Vec<AlertCandidate>,
+    plan: &AlertDeliveryPlan,
+) -> (Vec<QueuedWebhook>, Vec<QueuedAlertEmail>) {
+    let today = plan.now.date_naive();
+    let mut webhooks = Vec::new();
+    let mut emails = Vec::new();
+    for candidate in candidates {
+        let alert = &candidate.alert;
+        if plan.webhook {
+            for event in due_alert_events(alert, candidate.webhook, plan) {
+                webhooks.push(QueuedWebhook {
+                    id: Uuid::now_v7(),
+                    alert: alert.id,
+                    event,
+                    event_key: event.key(today),
+                });
+            }
+        }
+        if let Some((to, locale)) = &plan.email {
+            let events = due_alert_events(alert, candidate.email, plan);
+            if events.is_empty() {
+                continue;
+            }
+            let payload = alert_payload(alert, candidate.org.as_ref());
+            for event in events {
+                let date = match event {
+                    AlertEvent::Reminder => today.to_string(),
+                    _ => String::new(),
+                };
+                emails.push(QueuedAlertEmail {
+                    id: Uuid::now_v7(),
+                    org: alert.org_id,
+                    alert: alert.id,
+                    to: to.clone(),
+                    locale: *locale,
+                    event,
+                    payload: payload.clone(),
+                    dedupe_key: format!("alert:{}:{}:{date}", alert.id, event.as_str()),
+                });
+            }
+        }
+    }
+    (webhooks, emails)
+}
+
+impl OrgRef {
+    /// The organisation an outbox row names, from the columns joined beside it; `Err` names the
+    /// column whose stored value cannot be read.
+    pub fn from_columns(
+        id: Option<Uuid>,
+        slug: Option<String>,
+        name: Option<String>,
+    ) -> Result<Option<OrgRef>, &'static str> {
+        match (id, slug, name) {
+            (Some(id), Some(slug), Some(name)) => Ok(Some(OrgRef {
+                id: OrgId(id),
+                slug: OrgSlug::parse(&slug).map_err(|_| "organisations.slug")?,
+                name,
+            })),
+            (Some(_), _, _) => Err("org_id"),
+            (None, _, _) => Ok(None),
+        }
+    }
+}
+
 /// The depth of an outbox, for status pages and metrics.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OutboxDepth {

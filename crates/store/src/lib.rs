@@ -25,9 +25,10 @@ mod writes;
 pub use alerts::AlertStore;
 pub use changes::ChangeStore;
 pub use delivery::{
-    AlertDeliveryPlan, AlertEvent, ChannelTold, DeliveryClaim, DeliveryOutbox, DeliveryOutcome,
-    DeliveryResult, DeliveryStatus, EmailJob, OrgRef, OutboxDepth, WebhookJob, alert_payload,
-    due_alert_events,
+    AlertCandidate, AlertDeliveryPlan, AlertEvent, ChannelTold, DeliveryClaim, DeliveryOutbox,
+    DeliveryOutcome, DeliveryResult, DeliveryStatus, EmailJob, OrgRef, OutboxDepth,
+    QueuedAlertEmail, QueuedWebhook, WebhookJob, alert_candidates_cutoff, alert_deliveries,
+    alert_payload, due_alert_events,
 };
 pub use error::{Conflict, Constraint, StoreError};
 pub use expiry::ExpiryStore;
