@@ -12,7 +12,7 @@ use sqlx::{PgConnection, PgPool};
 use store::{
     AlertCandidate, AlertDeliveryPlan, AlertEvent, AlertRecord, ChannelTold, DeliveryClaim,
     DeliveryOutcome, DeliveryResult, DeliveryStatus, EmailJob, OrgRef, OutboxDepth,
-    QueuedAlertEmail, QueuedWebhook, StoreError, StoreResult, WebhookJob, alert_candidates_cutoff,
+    QueuedAlertEmail, QueuedWebhook, StoreResult, WebhookJob, alert_candidates_cutoff,
     alert_deliveries,
 };
 use uuid::Uuid;
@@ -435,25 +435,21 @@ pub(crate) async fn queue_alert_deliveries(
 
 impl CandidateRow {
     fn candidate(self) -> StoreResult<AlertCandidate> {
-        let alert = AlertRecord::try_from(self.alert)?;
-        let org = OrgRef::from_columns(alert.org_id.map(|o| o.0), self.org_slug, self.org_name)
-            .map_err(|column| {
-                StoreError::Other(format!("alert {}: bad {column}", alert.id).into())
-            })?;
-        Ok(AlertCandidate {
-            webhook: ChannelTold {
+        AlertCandidate::from_columns(
+            AlertRecord::try_from(self.alert)?,
+            self.org_slug,
+            self.org_name,
+            ChannelTold {
                 opened: self.webhook_opened,
                 resolved: self.webhook_resolved,
                 last: self.webhook_last,
             },
-            email: ChannelTold {
+            ChannelTold {
                 opened: self.email_opened,
                 resolved: self.email_resolved,
                 last: self.email_last,
             },
-            alert,
-            org,
-        })
+        )
     }
 }
 

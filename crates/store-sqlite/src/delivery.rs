@@ -12,8 +12,8 @@ use domain::{Email, Locale, OrgId};
 use sqlx::SqliteConnection;
 use store::{
     AlertCandidate, AlertDeliveryPlan, AlertEvent, AlertRecord, ChannelTold, DeliveryClaim,
-    DeliveryOutcome, DeliveryResult, DeliveryStatus, EmailJob, OrgRef, OutboxDepth, StoreError,
-    StoreResult, WebhookJob, alert_candidates_cutoff, alert_deliveries,
+    DeliveryOutcome, DeliveryResult, DeliveryStatus, EmailJob, OrgRef, OutboxDepth, StoreResult,
+    WebhookJob, alert_candidates_cutoff, alert_deliveries,
 };
 use uuid::Uuid;
 
@@ -117,8 +117,7 @@ impl OrgRefs {
                 .await
                 .map_err(db_err)?;
         let (slug, name) = row.map(|r| (r.slug, r.name)).unzip();
-        let org = OrgRef::from_columns(Some(id), slug, name)
-            .and_then(|org| org.ok_or("org_id"));
+        let org = OrgRef::from_columns(Some(id), slug, name).and_then(|org| org.ok_or("org_id"));
         self.0.insert(id, org.clone());
         Ok(org.map(Some))
     }
@@ -423,25 +422,21 @@ pub(crate) async fn queue_alert_deliveries(db: &Db, plan: AlertDeliveryPlan) -> 
 
 impl CandidateRow {
     fn candidate(self) -> StoreResult<AlertCandidate> {
-        let alert = AlertRecord::try_from(self.alert)?;
-        let org = OrgRef::from_columns(alert.org_id.map(|o| o.0), self.org_slug, self.org_name)
-            .map_err(|column| {
-                StoreError::Other(format!("alert {}: bad {column}", alert.id).into())
-            })?;
-        Ok(AlertCandidate {
-            webhook: ChannelTold {
+        AlertCandidate::from_columns(
+            AlertRecord::try_from(self.alert)?,
+            self.org_slug,
+            self.org_name,
+            ChannelTold {
                 opened: self.webhook_opened,
                 resolved: self.webhook_resolved,
                 last: self.webhook_last,
             },
-            email: ChannelTold {
+            ChannelTold {
                 opened: self.email_opened,
                 resolved: self.email_resolved,
                 last: self.email_last,
             },
-            alert,
-            org,
-        })
+        )
     }
 }
 

@@ -195,6 +195,28 @@ pub struct AlertCandidate {
     pub org: Option<OrgRef>,
 }
 
+impl AlertCandidate {
+    /// A candidate from the columns a backend reads beside the alert: its organisation's slug and
+    /// name, and what each channel has been told.
+    pub fn from_columns(
+        alert: AlertRecord,
+        org_slug: Option<String>,
+        org_name: Option<String>,
+        webhook: ChannelTold,
+        email: ChannelTold,
+    ) -> StoreResult<Self> {
+        let org = OrgRef::from_columns(alert.org_id.map(|o| o.0), org_slug, org_name).map_err(
+            |column| crate::StoreError::Other(format!("alert {}: bad {column}", alert.id).into()),
+        )?;
+        Ok(AlertCandidate {
+            alert,
+            webhook,
+            email,
+            org,
+        })
+    }
+}
+
 /// A webhook outbox row to insert (once per alert and event key).
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueuedWebhook {
