@@ -4,7 +4,8 @@
 use domain::{Locale, MentorId, Thresholds};
 use serde::{Deserialize, Serialize};
 use store::{
-    AlertRecord, FindingRecord, OrgSettings, Page, ReminderRecord, RunId, RunRecord, Store, User,
+    AlertRecord, AlertStore, FindingRecord, FindingStore, OrgSettings, Page, ReminderRecord, RunId,
+    RunRecord, RunStore, Store, User,
 };
 use uuid::Uuid;
 
@@ -132,6 +133,18 @@ impl<S: Store> Engine<S> {
         self.settings(user).await
     }
 
+    /// A mentor's reminder ledger, for managers and for the mentor themself.
+    pub async fn reminders(
+        &self,
+        user: &User,
+        id: MentorId,
+    ) -> Result<Vec<ReminderRecord>, EngineError> {
+        self.mentor(user, id).await?;
+        Ok(self.store().reminders(user.org_id, id).await?)
+    }
+}
+
+impl<S: RunStore> Engine<S> {
     pub async fn runs(
         &self,
         user: &User,
@@ -141,7 +154,9 @@ impl<S: Store> Engine<S> {
         require(user, Permission::ManageMentors, own_organisation(user))?;
         Ok(self.store().runs(user.org_id, limit, before).await?)
     }
+}
 
+impl<S: FindingStore> Engine<S> {
     /// The reconciliation log: what the nightly checks found, newest first.
     pub async fn findings(
         &self,
@@ -152,7 +167,9 @@ impl<S: Store> Engine<S> {
         require(user, Permission::ManageMentors, own_organisation(user))?;
         Ok(self.store().findings(user.org_id, limit, before).await?)
     }
+}
 
+impl<S: AlertStore> Engine<S> {
     pub async fn alerts(
         &self,
         user: &User,
@@ -177,16 +194,6 @@ impl<S: Store> Engine<S> {
             .store()
             .acknowledge_alert(user.org_id, id, user.id, self.clock().now())
             .await?)
-    }
-
-    /// A mentor's reminder ledger, for managers and for the mentor themself.
-    pub async fn reminders(
-        &self,
-        user: &User,
-        id: MentorId,
-    ) -> Result<Vec<ReminderRecord>, EngineError> {
-        self.mentor(user, id).await?;
-        Ok(self.store().reminders(user.org_id, id).await?)
     }
 }
 

@@ -75,14 +75,6 @@ impl<S: store::Store> Engine<S> {
         self
     }
 
-    /// Apply one user change, through the batching writer when there is one.
-    pub(crate) async fn apply_user_change(&self, change: MentorChange) -> StoreResult<()> {
-        match &self.writer {
-            Some(writer) => writer.apply(change).await?.into_result(),
-            None => self.store.apply_change(change).await,
-        }
-    }
-
     /// Use this configuration for the nightly run and its scheduler.
     pub fn with_expiry_config(mut self, config: ExpiryConfig) -> Self {
         self.expiry = Arc::new(config);
@@ -93,6 +85,16 @@ impl<S: store::Store> Engine<S> {
     pub fn with_listing_sync(mut self, listing: sync::ListingSync) -> Self {
         self.listing = Some(Arc::new(listing));
         self
+    }
+}
+
+impl<S: store::ChangeStore> Engine<S> {
+    /// Apply one user change, through the batching writer when there is one.
+    pub(crate) async fn apply_user_change(&self, change: MentorChange) -> StoreResult<()> {
+        match &self.writer {
+            Some(writer) => writer.apply(change).await?.into_result(),
+            None => self.store.apply_change(change).await,
+        }
     }
 }
 

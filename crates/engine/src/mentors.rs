@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use domain::{MentorId, MentorStatus};
 use store::{
-    Actor, HistoryRecord, MentorCursor, MentorFilter, MentorRecord, Org, Page, Store, User,
+    Actor, HistoryRecord, MentorCursor, MentorFilter, MentorRecord, MentorStore, Org, OrgStore,
+    Page, User,
 };
 
 use crate::access::{mentor_of_own_organisation, own_organisation, require};
@@ -23,7 +24,7 @@ pub struct MentorSnapshot {
     pub sync_state: &'static str,
 }
 
-impl<S: Store> Engine<S> {
+impl<S: MentorStore + OrgStore> Engine<S> {
     pub(crate) fn snapshot(&self, mentor: MentorRecord, today: NaiveDate) -> MentorSnapshot {
         let sync_state = crate::sync::sync_state(&mentor, self.sync_enabled(mentor.org_id));
         MentorSnapshot {

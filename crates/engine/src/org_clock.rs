@@ -3,7 +3,7 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use domain::{Clock, OrgId, OrgTimeZone, business_date};
-use store::{Store, StoreResult};
+use store::{OrgStore, StoreResult};
 
 /// The injectable clock plus each organisation's time zone, remembered after the first read:
 /// an organisation's zone never changes after it is created, and every request needs its business date.
@@ -28,12 +28,12 @@ impl OrgClock {
     }
 
     /// Today's date in the organisation's time zone.
-    pub async fn today<S: Store>(&self, store: &S, org: OrgId) -> StoreResult<NaiveDate> {
+    pub async fn today<S: OrgStore>(&self, store: &S, org: OrgId) -> StoreResult<NaiveDate> {
         let zone = self.zone(store, org).await?;
         Ok(business_date(self.now(), zone))
     }
 
-    async fn zone<S: Store>(&self, store: &S, org: OrgId) -> StoreResult<OrgTimeZone> {
+    async fn zone<S: OrgStore>(&self, store: &S, org: OrgId) -> StoreResult<OrgTimeZone> {
         if let Some(zone) = self.zones.read().expect("zone cache poisoned").get(&org) {
             return Ok(*zone);
         }

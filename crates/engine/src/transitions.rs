@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use domain::{Action, ActionKind, Facts, MentorId, Refusal, Transition, decide, is_valid_on};
-use store::{Actor, MentorChange, MentorRecord, NewCertification, Store, User};
+use store::{
+    Actor, ChangeStore, MentorChange, MentorRecord, MentorStore, NewCertification, OrgStore, User,
+};
 
 use crate::access::{mentor_of_own_organisation, owns, require};
 use crate::mentors::MentorSnapshot;
@@ -13,7 +15,7 @@ use domain::access::Permission;
 /// How often a request re-reads and decides again after losing a race before giving up with 409.
 const MAX_ATTEMPTS: usize = 5;
 
-impl<S: Store> Engine<S> {
+impl<S: MentorStore + OrgStore + ChangeStore> Engine<S> {
     /// Pause, resume, deactivate or reactivate a mentor on behalf of `user`.
     pub async fn request(
         &self,

@@ -126,7 +126,9 @@ impl<S: Store> Engine<S> {
         require(user, Permission::ManageMentors, own_organisation(user))?;
         Ok(self.store().retry_dead_sync(user.org_id, mentor).await?)
     }
+}
 
+impl<S> Engine<S> {
     /// Whether `org` has an integration in this deployment.
     pub fn sync_enabled(&self, org: OrgId) -> bool {
         self.listing()

@@ -12,7 +12,8 @@ use domain::{Action, ActionKind, MentorId, MentorStatus, Reason, days_left};
 use engine::{CertificationInput, EngineError, MentorSnapshot};
 use serde::Deserialize;
 use store::{
-    Actor, HistoryRecord, MentorCursor, MentorFilter, MentorRecord, ReminderRecord, Store,
+    Actor, HistoryRecord, MentorCursor, MentorFilter, MentorRecord, MentorStore, OrgStore,
+    ReminderRecord, Store,
 };
 
 use super::session::{Checked, CsrfField, url_encode};
@@ -77,7 +78,7 @@ pub(crate) struct MentorsPage {
     pub first_href: Option<String>,
 }
 
-pub(super) async fn list<S: Store>(
+pub(super) async fn list<S: MentorStore + OrgStore>(
     State(dash): State<Dash<S>>,
     Extension(viewer): Extension<Viewer>,
     Query(query): Query<ListQuery>,

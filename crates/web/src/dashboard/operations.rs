@@ -10,7 +10,7 @@ use domain::{Locale, MentorId};
 use engine::SettingsInput;
 use engine::sync::SyncStatusView;
 use serde::Deserialize;
-use store::{AlertRecord, RunCounts, RunId, RunRecord, Store};
+use store::{AlertRecord, AlertStore, RunCounts, RunId, RunRecord, RunStore, Store};
 use uuid::Uuid;
 
 use super::session::{Checked, CsrfField};
@@ -316,7 +316,7 @@ pub(crate) struct AlertsPage {
     pub first_href: Option<String>,
 }
 
-pub(super) async fn alerts<S: Store>(
+pub(super) async fn alerts<S: AlertStore>(
     State(dash): State<Dash<S>>,
     Extension(viewer): Extension<Viewer>,
     Query(query): Query<DoneQuery>,
@@ -397,7 +397,7 @@ impl CsrfField for AckForm {
     }
 }
 
-pub(super) async fn acknowledge<S: Store>(
+pub(super) async fn acknowledge<S: AlertStore>(
     State(dash): State<Dash<S>>,
     Extension(viewer): Extension<Viewer>,
     Path(raw): Path<String>,
@@ -441,7 +441,7 @@ pub(crate) struct RunsPage {
     pub first_href: Option<String>,
 }
 
-pub(super) async fn runs<S: Store>(
+pub(super) async fn runs<S: RunStore>(
     State(dash): State<Dash<S>>,
     Extension(viewer): Extension<Viewer>,
     Query(query): Query<DoneQuery>,

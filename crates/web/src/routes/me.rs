@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use domain::Action;
-use store::Store;
+use store::{ChangeStore, MentorStore, OrgStore};
 
 use super::mentors::{PauseBody, pause_action};
 use crate::ApiError;
@@ -24,7 +24,7 @@ use crate::state::AppState;
         (status = 404, response = NotFound),
     )
 )]
-pub(super) async fn show<S: Store>(
+pub(super) async fn show<S: MentorStore + OrgStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
 ) -> Result<Json<MeDto>, ApiError> {
@@ -48,7 +48,7 @@ pub(super) async fn show<S: Store>(
         (status = 422, response = InvalidField),
     )
 )]
-pub(super) async fn pause<S: Store>(
+pub(super) async fn pause<S: MentorStore + OrgStore + ChangeStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     ApiJson(body): ApiJson<PauseBody>,
@@ -71,7 +71,7 @@ pub(super) async fn pause<S: Store>(
         (status = 409, response = Conflict),
     )
 )]
-pub(super) async fn resume<S: Store>(
+pub(super) async fn resume<S: MentorStore + OrgStore + ChangeStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
 ) -> Result<Json<MentorDto>, ApiError> {

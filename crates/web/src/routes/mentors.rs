@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use domain::{Action, MentorId, MentorStatus, Reason};
 use engine::{CertificationInput, MentorInput, MentorPatchInput};
 use serde::Deserialize;
-use store::{MentorCursor, MentorFilter, Store};
+use store::{ChangeStore, MentorCursor, MentorFilter, MentorStore, OrgStore};
 use utoipa::{IntoParams, ToSchema};
 
 use super::pagination::{self, HistoryPageParams, MentorPageParams};
@@ -105,7 +105,7 @@ fn query_text_schema() -> utoipa::openapi::Object {
         (status = 422, response = InvalidField),
     )
 )]
-pub(super) async fn list<S: Store>(
+pub(super) async fn list<S: MentorStore + OrgStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
@@ -180,7 +180,7 @@ pub(super) async fn list<S: Store>(
         (status = 403, response = Forbidden),
     )
 )]
-pub(super) async fn create<S: Store>(
+pub(super) async fn create<S: MentorStore + OrgStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     ApiJson(input): ApiJson<MentorInput>,
@@ -203,7 +203,7 @@ pub(super) async fn create<S: Store>(
         (status = 404, response = NotFound),
     )
 )]
-pub(super) async fn show<S: Store>(
+pub(super) async fn show<S: MentorStore + OrgStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     MentorPath(id): MentorPath,
@@ -228,7 +228,7 @@ pub(super) async fn show<S: Store>(
         (status = 422, response = InvalidField),
     )
 )]
-pub(super) async fn update<S: Store>(
+pub(super) async fn update<S: MentorStore + OrgStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     MentorPath(id): MentorPath,
@@ -253,7 +253,7 @@ pub(super) async fn update<S: Store>(
         (status = 404, response = NotFound),
     )
 )]
-pub(super) async fn pause<S: Store>(
+pub(super) async fn pause<S: MentorStore + OrgStore + ChangeStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     MentorPath(id): MentorPath,
@@ -276,7 +276,7 @@ pub(super) async fn pause<S: Store>(
         (status = 404, response = NotFound),
     )
 )]
-pub(super) async fn resume<S: Store>(
+pub(super) async fn resume<S: MentorStore + OrgStore + ChangeStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     MentorPath(id): MentorPath,
@@ -304,7 +304,7 @@ pub(super) async fn resume<S: Store>(
         (status = 404, response = NotFound),
     )
 )]
-pub(super) async fn deactivate<S: Store>(
+pub(super) async fn deactivate<S: MentorStore + OrgStore + ChangeStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     MentorPath(id): MentorPath,
@@ -333,7 +333,7 @@ pub(super) async fn deactivate<S: Store>(
         (status = 404, response = NotFound),
     )
 )]
-pub(super) async fn reactivate<S: Store>(
+pub(super) async fn reactivate<S: MentorStore + OrgStore + ChangeStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     MentorPath(id): MentorPath,
@@ -361,7 +361,7 @@ pub(super) async fn reactivate<S: Store>(
         (status = 404, response = NotFound),
     )
 )]
-pub(super) async fn certify<S: Store>(
+pub(super) async fn certify<S: MentorStore + OrgStore + ChangeStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     MentorPath(id): MentorPath,
@@ -389,7 +389,7 @@ pub(super) async fn certify<S: Store>(
         (status = 422, response = InvalidField),
     )
 )]
-pub(super) async fn history<S: Store>(
+pub(super) async fn history<S: MentorStore + OrgStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     MentorPath(id): MentorPath,

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use engine::{SettingsInput, SettingsView};
 use serde::Deserialize;
-use store::{RunId, Store};
+use store::{AlertStore, FindingStore, RunId, RunStore, Store};
 use utoipa::IntoParams;
 use uuid::Uuid;
 
@@ -105,7 +105,7 @@ pub(super) struct AlertFilter {
         (status = 422, response = InvalidField),
     )
 )]
-pub(super) async fn runs<S: Store>(
+pub(super) async fn runs<S: RunStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     params: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
@@ -135,7 +135,7 @@ pub(super) async fn runs<S: Store>(
         (status = 422, response = InvalidField),
     )
 )]
-pub(super) async fn findings<S: Store>(
+pub(super) async fn findings<S: FindingStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     params: Result<Query<FindingPageParams>, axum::extract::rejection::QueryRejection>,
@@ -164,7 +164,7 @@ pub(super) async fn findings<S: Store>(
         (status = 422, response = InvalidField),
     )
 )]
-pub(super) async fn alerts<S: Store>(
+pub(super) async fn alerts<S: AlertStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     filter: Result<Query<AlertFilter>, axum::extract::rejection::QueryRejection>,
@@ -199,7 +199,7 @@ pub(super) async fn alerts<S: Store>(
         (status = 404, response = NotFound),
     )
 )]
-pub(super) async fn acknowledge_alert<S: Store>(
+pub(super) async fn acknowledge_alert<S: AlertStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     Path(raw): Path<String>,
