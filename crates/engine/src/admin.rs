@@ -5,13 +5,14 @@ use domain::{Locale, MentorId, Thresholds};
 use serde::{Deserialize, Serialize};
 use store::{
     AlertRecord, AlertStore, FindingRecord, FindingStore, OrgSettings, Page, ReminderRecord, RunId,
-    RunRecord, RunStore, Store, User,
+    RunRecord, RunStore, User,
 };
 use uuid::Uuid;
 
 use crate::access::{own_organisation, require};
 use crate::{Engine, EngineError};
 use domain::access::Permission;
+use store::{ExpiryStore, MentorStore, OrgStore};
 
 /// Settings as shown to admins: what is stored, and what applies.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -89,7 +90,7 @@ fn thresholds_schema() -> utoipa::openapi::Array {
         .build()
 }
 
-impl<S: Store> Engine<S> {
+impl<S: OrgStore> Engine<S> {
     pub async fn settings(&self, user: &User) -> Result<SettingsView, EngineError> {
         require(user, Permission::Administer, own_organisation(user))?;
         let org = self.store().org(user.org_id).await?;
@@ -132,7 +133,9 @@ impl<S: Store> Engine<S> {
             .await?;
         self.settings(user).await
     }
+}
 
+impl<S: MentorStore + OrgStore + ExpiryStore> Engine<S> {
     /// A mentor's reminder ledger, for managers and for the mentor themself.
     pub async fn reminders(
         &self,

@@ -19,6 +19,7 @@ use store::{
 };
 
 use crate::{Engine, EngineError, Job};
+use store::OrgStore;
 
 /// How long delivered emails and the notices of resolved alerts are kept (for investigations);
 /// longer than any alert reminder interval, as pruning requires.
@@ -38,7 +39,7 @@ pub struct RunReport {
     pub error: Option<String>,
 }
 
-impl<S: Store> Engine<S> {
+impl<S: OrgStore> Engine<S> {
     /// The reminder thresholds that apply to `org`.
     pub async fn effective_thresholds(&self, org: &Org) -> Result<Thresholds, EngineError> {
         let config = self.expiry_config();
@@ -55,7 +56,9 @@ impl<S: Store> Engine<S> {
             None => Ok(config.thresholds.clone()),
         }
     }
+}
 
+impl<S: Store> Engine<S> {
     /// Run now for `org` as of `business_date` (CLI, backfill, tests). Always allowed: every effect is
     /// idempotent.
     pub async fn run_expiry(

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use domain::{MentorId, OrgId};
-use store::{Store, SyncPriority, SyncSelection, User};
+use store::{SyncPriority, SyncSelection, User};
 
 pub use mapping::{Mapping, StatusColumn, StatusValues};
 pub use nightly::NightlySyncReport;
@@ -24,6 +24,7 @@ pub use status::{IntegrationHealth, SyncState, SyncStatusView, sync_state};
 use crate::access::{own_organisation, require};
 use crate::{Engine, EngineError};
 use domain::access::Permission;
+use store::{ListingOutbox, MentorStore, OrgStore};
 
 /// How the relay paces itself. Every number is configuration: Microsoft says its limits may change.
 #[derive(Debug, Clone)]
@@ -90,7 +91,7 @@ impl ListingSync {
     }
 }
 
-impl<S: Store> Engine<S> {
+impl<S: MentorStore + OrgStore + ListingOutbox> Engine<S> {
     /// Force sync of one mentor: queued at high priority; the relay pushes it next.
     pub async fn force_sync(&self, user: &User, mentor: MentorId) -> Result<u64, EngineError> {
         self.mentor(user, mentor).await?;

@@ -7,6 +7,7 @@ use store::{DeadLetter, MentorRecord, RunOutcome, Store, SyncFailure, User};
 use crate::access::{own_organisation, require};
 use crate::{Engine, EngineError, Job};
 use domain::access::Permission;
+use store::{ListingOutbox, RunStore};
 
 /// How far back lag percentiles look.
 const LAG_WINDOW_HOURS: i64 = 24;
@@ -139,7 +140,7 @@ impl From<DeadLetter> for DeadLetterView {
     }
 }
 
-impl<S: Store> Engine<S> {
+impl<S: ListingOutbox + RunStore> Engine<S> {
     pub async fn sync_status(&self, user: &User) -> Result<SyncStatusView, EngineError> {
         require(user, Permission::ManageMentors, own_organisation(user))?;
         let org = user.org_id;

@@ -10,7 +10,10 @@ use domain::{Locale, MentorId};
 use engine::SettingsInput;
 use engine::sync::SyncStatusView;
 use serde::Deserialize;
-use store::{AlertRecord, AlertStore, RunCounts, RunId, RunRecord, RunStore, Store};
+use store::{
+    AlertRecord, AlertStore, ListingOutbox, MentorStore, OrgStore, RunCounts, RunId, RunRecord,
+    RunStore,
+};
 use uuid::Uuid;
 
 use super::session::{Checked, CsrfField};
@@ -94,7 +97,7 @@ pub(crate) struct SyncPage {
     pub is_admin: bool,
 }
 
-pub(super) async fn sync<S: Store>(
+pub(super) async fn sync<S: ListingOutbox + RunStore>(
     State(dash): State<Dash<S>>,
     Extension(viewer): Extension<Viewer>,
     Query(query): Query<DoneQuery>,
@@ -256,7 +259,7 @@ impl CsrfField for RetryForm {
     }
 }
 
-pub(super) async fn retry<S: Store>(
+pub(super) async fn retry<S: MentorStore + OrgStore + ListingOutbox>(
     State(dash): State<Dash<S>>,
     Extension(viewer): Extension<Viewer>,
     Checked(form): Checked<RetryForm>,
@@ -275,7 +278,7 @@ pub(super) async fn retry<S: Store>(
     }
 }
 
-pub(super) async fn push_all<S: Store>(
+pub(super) async fn push_all<S: MentorStore + OrgStore + ListingOutbox>(
     State(dash): State<Dash<S>>,
     Extension(viewer): Extension<Viewer>,
     Checked(_): Checked<PlainForm>,
@@ -537,7 +540,7 @@ pub(crate) struct SettingsPage {
     pub locales: Vec<LocaleOption>,
 }
 
-pub(super) async fn settings<S: Store>(
+pub(super) async fn settings<S: OrgStore>(
     State(dash): State<Dash<S>>,
     Extension(viewer): Extension<Viewer>,
     Query(query): Query<DoneQuery>,
@@ -619,7 +622,7 @@ impl CsrfField for SettingsForm {
     }
 }
 
-pub(super) async fn save_settings<S: Store>(
+pub(super) async fn save_settings<S: OrgStore>(
     State(dash): State<Dash<S>>,
     Extension(viewer): Extension<Viewer>,
     Checked(form): Checked<SettingsForm>,

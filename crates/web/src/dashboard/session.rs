@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::de::DeserializeOwned;
-use store::{OrgStore, SessionStore, Store};
+use store::{OrgStore, SessionStore};
 
 use super::views::{Chrome, Viewer, error_page};
 use super::words::{locale_of_request, words};
@@ -212,7 +212,7 @@ pub(crate) struct Checked<T>(pub T);
 
 impl<S, T> FromRequest<Dash<S>> for Checked<T>
 where
-    S: Store,
+    S: Send + Sync,
     T: DeserializeOwned + CsrfField + Send,
 {
     type Rejection = Response;

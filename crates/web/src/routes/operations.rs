@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use engine::{SettingsInput, SettingsView};
 use serde::Deserialize;
-use store::{AlertStore, FindingStore, RunId, RunStore, Store};
+use store::{AlertStore, ExpiryStore, FindingStore, MentorStore, OrgStore, RunId, RunStore};
 use utoipa::IntoParams;
 use uuid::Uuid;
 
@@ -28,7 +28,7 @@ use crate::state::AppState;
         (status = 403, response = Forbidden),
     )
 )]
-pub(super) async fn settings<S: Store>(
+pub(super) async fn settings<S: OrgStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
 ) -> Result<Json<SettingsView>, ApiError> {
@@ -49,7 +49,7 @@ pub(super) async fn settings<S: Store>(
         (status = 422, response = InvalidField),
     )
 )]
-pub(super) async fn update_settings<S: Store>(
+pub(super) async fn update_settings<S: OrgStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     ApiJson(input): ApiJson<SettingsInput>,
@@ -71,7 +71,7 @@ pub(super) async fn update_settings<S: Store>(
         (status = 404, response = NotFound),
     )
 )]
-pub(super) async fn reminders<S: Store>(
+pub(super) async fn reminders<S: MentorStore + OrgStore + ExpiryStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     MentorPath(id): MentorPath,

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use domain::MentorId;
 use engine::sync::SyncStatusView;
 use serde::{Deserialize, Serialize};
-use store::Store;
+use store::{ListingOutbox, MentorStore, OrgStore, RunStore};
 use utoipa::ToSchema;
 
 use super::mentors::MentorPath;
@@ -49,7 +49,7 @@ pub(super) struct RetryInput {
         (status = 404, response = NotFound),
     )
 )]
-pub(super) async fn force_mentor<S: Store>(
+pub(super) async fn force_mentor<S: MentorStore + OrgStore + ListingOutbox>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     MentorPath(id): MentorPath,
@@ -69,7 +69,7 @@ pub(super) async fn force_mentor<S: Store>(
         (status = 403, response = Forbidden),
     )
 )]
-pub(super) async fn force_org<S: Store>(
+pub(super) async fn force_org<S: MentorStore + OrgStore + ListingOutbox>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
 ) -> Result<(StatusCode, Json<Queued>), ApiError> {
@@ -90,7 +90,7 @@ pub(super) async fn force_org<S: Store>(
         (status = 404, response = NotFound),
     )
 )]
-pub(super) async fn retry_dead<S: Store>(
+pub(super) async fn retry_dead<S: MentorStore + OrgStore + ListingOutbox>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
     ApiJson(input): ApiJson<RetryInput>,
@@ -110,7 +110,7 @@ pub(super) async fn retry_dead<S: Store>(
         (status = 403, response = Forbidden),
     )
 )]
-pub(super) async fn status<S: Store>(
+pub(super) async fn status<S: ListingOutbox + RunStore>(
     State(state): State<AppState<S>>,
     CurrentUser(user): CurrentUser,
 ) -> Result<Json<SyncStatusView>, ApiError> {
