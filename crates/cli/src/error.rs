@@ -18,6 +18,14 @@ pub enum CliError {
         summary: String,
         details: Vec<String>,
     },
+    /// The work was done only in part: `report` says what was done (with `--json` it is printed,
+    /// with the error's fields added), `details` lists every problem (one per line).
+    #[error("{summary}")]
+    Incomplete {
+        summary: String,
+        details: Vec<String>,
+        report: Value,
+    },
 }
 
 impl CliError {
@@ -35,7 +43,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Usage(_) => EXIT_USAGE,
-            CliError::Failed { .. } => EXIT_FAILED,
+            CliError::Failed { .. } | CliError::Incomplete { .. } => EXIT_FAILED,
         }
     }
 
@@ -43,7 +51,10 @@ impl CliError {
     pub fn lines(&self) -> Vec<String> {
         match self {
             CliError::Usage(message) => vec![message.clone()],
-            CliError::Failed { summary, details } => std::iter::once(summary.clone())
+            CliError::Failed { summary, details }
+            | CliError::Incomplete {
+                summary, details, ..
+            } => std::iter::once(summary.clone())
                 .chain(details.iter().cloned())
                 .collect(),
         }
@@ -58,6 +69,20 @@ impl CliError {
                 "details": details,
                 "exit_code": EXIT_FAILED,
             }),
+            CliError::Incomplete {
+                summary,
+                details,
+                report,
+            } => {
+                let mut object = match report {
+                    Value::Object(fields) => fields.clone(),
+                    other => serde_json::Map::from_iter([("report".to_owned(), other.clone())]),
+                };
+                object.insert("error".to_owned(), json!(summary));
+                object.insert("details".to_owned(), json!(details));
+                object.insert("exit_code".to_owned(), json!(EXIT_FAILED));
+                Value::Object(object)
+            }
         }
     }
 }

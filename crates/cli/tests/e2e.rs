@@ -12,6 +12,8 @@
 
 mod support;
 
+#[path = "e2e/breakglass_journey.rs"]
+mod breakglass_journey;
 #[path = "e2e/certification_journey.rs"]
 mod certification_journey;
 #[path = "e2e/credentials_journey.rs"]
@@ -74,6 +76,16 @@ async fn postgres_rotated_credentials_alert_once_queue_changes_and_resolve_with_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_rotated_credentials_alert_once_queue_changes_and_resolve_with_the_new_secret() {
     credentials_journey::run(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_break_glass_pushes_every_selected_mentor_whatever_the_relay_left() {
+    breakglass_journey::run(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_break_glass_pushes_every_selected_mentor_whatever_the_relay_left() {
+    breakglass_journey::run(Backend::Sqlite).await;
 }
 
 /// Three instances on one PostgreSQL database, a month of nights, one killed mid-run and one

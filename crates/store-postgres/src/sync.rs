@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 use domain::{MentorId, OrgId};
 use sqlx::{PgPool, Row};
 use store::{
-    ClaimedMentor, CredentialCheck, DeadLetter, DeadReason, DynamicsLink, StoreResult, SyncClaim,
-    SyncOutcome, SyncPriority, SyncRecorded, SyncResult, SyncSelection, SyncStatusRecord,
-    SyncTarget,
+    ClaimedMentor, ClaimedMentors, CredentialCheck, DeadLetter, DeadReason, DynamicsLink,
+    MentorsClaim, StoreResult, SyncClaim, SyncOutcome, SyncPriority, SyncRecorded, SyncResult,
+    SyncSelection, SyncStatusRecord, SyncTarget,
 };
 use uuid::Uuid;
 
@@ -87,22 +87,174 @@ pub(crate) async fn claim_sync(pool: &PgPool, claim: SyncClaim) -> StoreResult<V
         .await
         .map_err(db_err)?;
     tx.commit().await.map_err(db_err)?;
-    rows.into_iter()
-        .map(|row| {
-            Ok(ClaimedMentor {
-                mentor: MentorId(row.id),
-                version: row.version,
-                status: parse_status(&row.status, "mentors.status")?,
-                listed_publicly: row.listed_publicly,
-                link: DynamicsLink::from_columns(row.dynamics_contact_id, row.dynamics_key),
-                attempts: u32::try_from(row.attempts).unwrap_or(0),
-                failing_for: row
-                    .failing_for_us
-                    .map(|us| Duration::from_micros(us.max(0).unsigned_abs())),
-                recovered: row.recovered,
+    rows.into_iter().map(claimed_mentor).collect()
+}
+
+/// Lock the pending rows of a break-glass claim's mentors first, waiting for a relay's claim that
+/// holds them to commit: rows before `mentor_sync`, the order `CLAIM` locks in, so the two never
+/// deadlock. $1 org, $2 mentors.
+const LOCK_MENTORS_ROWS: &str = "\
+SELECT o.id FROM sync_outbox o \
+WHERE o.org_id = $1 AND o.mentor_id = ANY($2) AND o.state = 'pending' \
+ORDER BY o.id FOR UPDATE";
+
+/// Lease the requested mentors nobody else holds a running lease on (up to $4, by id), whatever
+/// their rows say. The upsert's condition is checked again on the row it locks, so a lease another
+/// claim took meanwhile is never overwritten. A lease that ran out with another owner still named
+/// was never recorded: `recovered`. $1 org, $2 mentors, $3 owner, $4 limit, $5 lease (µs).
+fn claim_mentors_sql() -> String {
+    format!(
+        "\
+WITH candidates AS ( \
+    SELECT m.id AS mentor_id, \
+           (s.lease_owner IS NOT NULL AND s.lease_owner <> $3) AS recovered \
+    FROM mentors m LEFT JOIN mentor_sync s ON s.mentor_id = m.id \
+    WHERE m.org_id = $1 AND m.id = ANY($2) \
+      AND (s.lease_owner IS NULL OR s.lease_owner = $3 OR s.leased_until IS NULL \
+           OR s.leased_until <= now()) \
+      AND NOT ({SETTLED}) \
+    ORDER BY m.id LIMIT $4 \
+), leased AS ( \
+    INSERT INTO mentor_sync AS s (mentor_id, org_id, lease_owner, leased_until) \
+    SELECT mentor_id, $1, $3, now() + $5 * interval '1 microsecond' FROM candidates \
+    ON CONFLICT (mentor_id) DO UPDATE \
+        SET lease_owner = EXCLUDED.lease_owner, leased_until = EXCLUDED.leased_until \
+        WHERE s.lease_owner IS NULL OR s.lease_owner = $3 OR s.leased_until IS NULL \
+           OR s.leased_until <= now() \
+    RETURNING s.mentor_id, s.attempts, s.failing_since \
+) \
+SELECT m.id, m.version, m.status, m.listed_publicly, m.dynamics_contact_id, m.dynamics_key, \
+       l.attempts, (extract(epoch FROM now() - l.failing_since) * 1000000)::bigint AS failing_for_us, \
+       c.recovered \
+FROM leased l JOIN mentors m ON m.id = l.mentor_id JOIN candidates c ON c.mentor_id = l.mentor_id \
+ORDER BY m.id"
+    )
+}
+
+/// Mentor `m` (joined to its sync state `s`) has its current version pushed and nothing pending.
+const SETTLED: &str = "COALESCE(s.pushed_version >= m.version, false) \
+    AND NOT EXISTS (SELECT 1 FROM sync_outbox p WHERE p.mentor_id = m.id AND p.state = 'pending')";
+
+/// The requested mentors nobody else holds a running lease on that are settled.
+fn settled_mentors_sql() -> String {
+    format!(
+        "\
+SELECT m.id FROM mentors m LEFT JOIN mentor_sync s ON s.mentor_id = m.id \
+WHERE m.org_id = $1 AND m.id = ANY($2) \
+  AND (s.lease_owner IS NULL OR s.lease_owner = $3 OR s.leased_until IS NULL \
+       OR s.leased_until <= now()) \
+  AND {SETTLED} \
+ORDER BY m.id"
+    )
+}
+
+/// Hide every pending row of the leased mentors until the lease ends, those waiting out a backoff
+/// too. $1 mentors, $2 lease (µs).
+const HIDE_MENTORS_ROWS: &str = "\
+UPDATE sync_outbox SET available_at = now() + $2 * interval '1 microsecond' \
+WHERE mentor_id = ANY($1) AND state = 'pending'";
+
+/// The requested mentors under another owner's running lease, and the µs left on it.
+const HELD_MENTORS: &str = "\
+SELECT mentor_id, (extract(epoch FROM leased_until - now()) * 1000000)::bigint AS left_us \
+FROM mentor_sync \
+WHERE org_id = $1 AND mentor_id = ANY($2) AND lease_owner <> $3 AND leased_until > now() \
+ORDER BY mentor_id";
+
+pub(crate) async fn claim_sync_mentors(
+    pool: &PgPool,
+    claim: MentorsClaim,
+) -> StoreResult<ClaimedMentors> {
+    let mut ids: Vec<Uuid> = claim.mentors.iter().map(|m| m.0).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    sqlx::query(LOCK_MENTORS_ROWS)
+        .bind(claim.org.0)
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    let rows: Vec<ClaimRow> = sqlx::query_as(&claim_mentors_sql())
+        .bind(claim.org.0)
+        .bind(&ids)
+        .bind(claim.owner)
+        .bind(i64::try_from(claim.limit).unwrap_or(i64::MAX))
+        .bind(micros(claim.lease))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    let leased: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+    sqlx::query(HIDE_MENTORS_ROWS)
+        .bind(&leased)
+        .bind(micros(claim.lease))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    let held: Vec<(Uuid, i64)> = sqlx::query_as(HELD_MENTORS)
+        .bind(claim.org.0)
+        .bind(&ids)
+        .bind(claim.owner)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    let settled: Vec<Uuid> = sqlx::query_scalar(&settled_mentors_sql())
+        .bind(claim.org.0)
+        .bind(&ids)
+        .bind(claim.owner)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(ClaimedMentors {
+        settled: settled.into_iter().map(MentorId).collect(),
+        claimed: rows
+            .into_iter()
+            .map(claimed_mentor)
+            .collect::<StoreResult<Vec<_>>>()?,
+        held: held
+            .into_iter()
+            .map(|(id, left)| {
+                (
+                    MentorId(id),
+                    Duration::from_micros(left.max(0).unsigned_abs()),
+                )
             })
-        })
-        .collect()
+            .collect(),
+    })
+}
+
+fn claimed_mentor(row: ClaimRow) -> StoreResult<ClaimedMentor> {
+    Ok(ClaimedMentor {
+        mentor: MentorId(row.id),
+        version: row.version,
+        status: parse_status(&row.status, "mentors.status")?,
+        listed_publicly: row.listed_publicly,
+        link: DynamicsLink::from_columns(row.dynamics_contact_id, row.dynamics_key),
+        attempts: u32::try_from(row.attempts).unwrap_or(0),
+        failing_for: row
+            .failing_for_us
+            .map(|us| Duration::from_micros(us.max(0).unsigned_abs())),
+        recovered: row.recovered,
+    })
+}
+
+/// Linked mentors whose pushed version is behind, or with pending rows, whatever else holds them.
+const UNSYNCED: &str = "\
+SELECT m.id FROM mentors m LEFT JOIN mentor_sync s ON s.mentor_id = m.id \
+WHERE m.org_id = $1 \
+  AND (m.dynamics_contact_id IS NOT NULL OR m.dynamics_key IS NOT NULL) \
+  AND (s.pushed_version IS NULL OR s.pushed_version < m.version \
+       OR EXISTS (SELECT 1 FROM sync_outbox p WHERE p.mentor_id = m.id AND p.state = 'pending')) \
+ORDER BY m.id";
+
+pub(crate) async fn unsynced_mentors(pool: &PgPool, org: OrgId) -> StoreResult<Vec<MentorId>> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(UNSYNCED)
+        .bind(org.0)
+        .fetch_all(pool)
+        .await
+        .map_err(db_err)?;
+    Ok(ids.into_iter().map(MentorId).collect())
 }
 
 /// The results as parallel arrays for UNNEST.
@@ -568,6 +720,12 @@ fn micros(duration: Duration) -> i64 {
 impl store::ListingOutbox for crate::PgStore {
     async fn claim_sync(&self, claim: SyncClaim) -> StoreResult<Vec<ClaimedMentor>> {
         claim_sync(&self.pool, claim).await
+    }
+    async fn claim_sync_mentors(&self, claim: MentorsClaim) -> StoreResult<ClaimedMentors> {
+        claim_sync_mentors(&self.pool, claim).await
+    }
+    async fn unsynced_mentors(&self, org: OrgId) -> StoreResult<Vec<MentorId>> {
+        unsynced_mentors(&self.pool, org).await
     }
     async fn record_sync_results(
         &self,

@@ -12,9 +12,9 @@ use chrono::{DateTime, Utc};
 use domain::{MentorId, MentorStatus, OrgId};
 use sqlx::SqliteConnection;
 use store::{
-    ClaimedMentor, CredentialCheck, DeadLetter, DeadReason, DynamicsLink, StoreResult, SyncClaim,
-    SyncOutcome, SyncPriority, SyncRecorded, SyncResult, SyncSelection, SyncStatusRecord,
-    SyncTarget,
+    ClaimedMentor, ClaimedMentors, CredentialCheck, DeadLetter, DeadReason, DynamicsLink,
+    MentorsClaim, StoreResult, SyncClaim, SyncOutcome, SyncPriority, SyncRecorded, SyncResult,
+    SyncSelection, SyncStatusRecord, SyncTarget,
 };
 use uuid::Uuid;
 
@@ -121,23 +121,132 @@ pub(crate) async fn claim_sync(db: &Db, claim: SyncClaim) -> StoreResult<Vec<Cla
     db.commit(tx).await?;
     let mut claimed = rows
         .into_iter()
-        .map(|(row, recovered)| {
-            Ok(ClaimedMentor {
-                mentor: MentorId(row.id),
-                version: row.version,
-                status: parse_status(&row.status)?,
-                listed_publicly: row.listed_publicly,
-                link: DynamicsLink::from_columns(row.dynamics_contact_id, row.dynamics_key),
-                attempts: u32::try_from(row.attempts).unwrap_or(0),
-                failing_for: row
-                    .failing_since
-                    .map(|since| (now.0 - since).to_std().unwrap_or_default()),
-                recovered,
-            })
-        })
+        .map(|(row, recovered)| claimed_mentor(row, recovered, now))
         .collect::<StoreResult<Vec<_>>>()?;
     claimed.sort_by_key(|m| m.mentor);
     Ok(claimed)
+}
+
+/// A requested mentor of the organisation: its lease, if any, and whether its current version is
+/// pushed with nothing pending. ?1 mentor, ?2 org.
+const MENTOR_LEASE: &str = "\
+SELECT s.lease_owner, s.leased_until, \
+       (COALESCE(s.pushed_version >= m.version, FALSE) \
+        AND NOT EXISTS (SELECT 1 FROM sync_outbox p \
+                        WHERE p.mentor_id = m.id AND p.state = 'pending')) AS settled \
+FROM mentors m LEFT JOIN mentor_sync s ON s.mentor_id = m.id \
+WHERE m.id = ?1 AND m.org_id = ?2";
+
+/// Hide every pending row of a break-glass claim's mentor until the lease ends, those waiting out a
+/// backoff too: they come back then if the claimant dies, and its results reschedule or confirm them.
+const HIDE_ALL_ROWS: &str = "\
+UPDATE sync_outbox SET available_at = ?1 WHERE mentor_id = ?2 AND state = 'pending'";
+
+pub(crate) async fn claim_sync_mentors(
+    db: &Db,
+    claim: MentorsClaim,
+) -> StoreResult<ClaimedMentors> {
+    let mut ids = claim.mentors;
+    ids.sort_unstable();
+    ids.dedup();
+    let mut tx = db.begin().await?;
+    let now = Ts::now();
+    let until = Ts::in_(claim.lease);
+    let mut held = Vec::new();
+    let mut settled = Vec::new();
+    let mut rows = Vec::new();
+    for mentor in ids {
+        let lease: Option<(Option<Uuid>, Option<DateTime<Utc>>, bool)> =
+            sqlx::query_as(MENTOR_LEASE)
+                .bind(mentor.0)
+                .bind(claim.org.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        let Some((owner, leased_until, in_sync)) = lease else {
+            continue;
+        };
+        let others = owner.is_some_and(|owner| owner != claim.owner);
+        if let Some(leased_until) = leased_until
+            && others
+            && leased_until > now.0
+        {
+            held.push((mentor, (leased_until - now.0).to_std().unwrap_or_default()));
+            continue;
+        }
+        if in_sync {
+            settled.push(mentor);
+            continue;
+        }
+        if rows.len() >= claim.limit {
+            continue;
+        }
+        // Recording clears the owner: one still named here let its lease run out unrecorded.
+        let recovered = others;
+        sqlx::query(LEASE)
+            .bind(mentor.0)
+            .bind(claim.org.0)
+            .bind(claim.owner)
+            .bind(until)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        sqlx::query(HIDE_ALL_ROWS)
+            .bind(until)
+            .bind(mentor.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let row: ClaimRow = sqlx::query_as(CLAIMED_STATE)
+            .bind(mentor.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        rows.push((row, recovered));
+    }
+    db.commit(tx).await?;
+    let claimed = rows
+        .into_iter()
+        .map(|(row, recovered)| claimed_mentor(row, recovered, now))
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(ClaimedMentors {
+        claimed,
+        held,
+        settled,
+    })
+}
+
+fn claimed_mentor(row: ClaimRow, recovered: bool, now: Ts) -> StoreResult<ClaimedMentor> {
+    Ok(ClaimedMentor {
+        mentor: MentorId(row.id),
+        version: row.version,
+        status: parse_status(&row.status)?,
+        listed_publicly: row.listed_publicly,
+        link: DynamicsLink::from_columns(row.dynamics_contact_id, row.dynamics_key),
+        attempts: u32::try_from(row.attempts).unwrap_or(0),
+        failing_for: row
+            .failing_since
+            .map(|since| (now.0 - since).to_std().unwrap_or_default()),
+        recovered,
+    })
+}
+
+/// Linked mentors whose pushed version is behind, or with pending rows, whatever else holds them.
+const UNSYNCED: &str = "\
+SELECT m.id FROM mentors m LEFT JOIN mentor_sync s ON s.mentor_id = m.id \
+WHERE m.org_id = ?1 \
+  AND (m.dynamics_contact_id IS NOT NULL OR m.dynamics_key IS NOT NULL) \
+  AND (s.pushed_version IS NULL OR s.pushed_version < m.version \
+       OR EXISTS (SELECT 1 FROM sync_outbox p WHERE p.mentor_id = m.id AND p.state = 'pending')) \
+ORDER BY m.id";
+
+pub(crate) async fn unsynced_mentors(db: &Db, org: OrgId) -> StoreResult<Vec<MentorId>> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(UNSYNCED)
+        .bind(org.0)
+        .fetch_all(&db.read)
+        .await
+        .map_err(db_err)?;
+    Ok(ids.into_iter().map(MentorId).collect())
 }
 
 /// Rows up to the pushed (or unlinked) version are confirmed; their lag is measured from them.
@@ -661,6 +770,12 @@ fn percentile(sorted: &[f64], fraction: f64) -> Option<f64> {
 impl store::ListingOutbox for crate::SqliteStore {
     async fn claim_sync(&self, claim: SyncClaim) -> StoreResult<Vec<ClaimedMentor>> {
         claim_sync(&self.db, claim).await
+    }
+    async fn claim_sync_mentors(&self, claim: MentorsClaim) -> StoreResult<ClaimedMentors> {
+        claim_sync_mentors(&self.db, claim).await
+    }
+    async fn unsynced_mentors(&self, org: OrgId) -> StoreResult<Vec<MentorId>> {
+        unsynced_mentors(&self.db, org).await
     }
     async fn record_sync_results(
         &self,

@@ -54,9 +54,9 @@ pub use sessions::{
     SessionStore, TokenHash, session_needs_touch,
 };
 pub use sync::{
-    ClaimedMentor, CredentialCheck, DeadLetter, DeadReason, DynamicsLink, ListingOutbox, SyncClaim,
-    SyncOutcome, SyncPriority, SyncRecorded, SyncResult, SyncSelection, SyncStatusRecord,
-    SyncTarget, SyncWakeups,
+    ClaimedMentor, ClaimedMentors, CredentialCheck, DeadLetter, DeadReason, DynamicsLink,
+    ListingOutbox, MentorsClaim, SyncClaim, SyncOutcome, SyncPriority, SyncRecorded, SyncResult,
+    SyncSelection, SyncStatusRecord, SyncTarget, SyncWakeups,
 };
 pub use users::UserStore;
 pub use writes::{

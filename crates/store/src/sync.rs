@@ -57,6 +57,30 @@ pub struct SyncClaim {
     pub lease: Duration,
 }
 
+/// A break-glass request for work: exactly these mentors of `org`, whatever their outbox rows say
+/// (due, waiting out a retry backoff, dead, or none at all), up to `limit` of them, leased to
+/// `owner` for `lease`.
+#[derive(Debug, Clone)]
+pub struct MentorsClaim {
+    pub org: OrgId,
+    pub owner: Uuid,
+    pub mentors: Vec<MentorId>,
+    pub limit: usize,
+    pub lease: Duration,
+}
+
+/// What a [`MentorsClaim`] got.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClaimedMentors {
+    /// Leased to the claimant now, with their current state, by id.
+    pub claimed: Vec<ClaimedMentor>,
+    /// Held by another owner's running lease, with the time left on it, by id: not taken.
+    pub held: Vec<(MentorId, Duration)>,
+    /// Already pushed at their current version with no pending row left, by id: someone pushed
+    /// them since they were selected. Not taken: writing them again would write a change twice.
+    pub settled: Vec<MentorId>,
+}
+
 /// One leased mentor: its CURRENT state (what gets pushed, whatever the rows said) and what its
 /// pending rows add up to.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,6 +210,24 @@ pub trait ListingOutbox: Clone + Send + Sync + 'static {
         &self,
         claim: SyncClaim,
     ) -> impl Future<Output = StoreResult<Vec<ClaimedMentor>>> + Send;
+    /// Break-glass: lease up to `claim.limit` of `claim.mentors` (of the organisation; others are
+    /// left out) to one owner NOW, whatever their rows' state — due, waiting out a retry backoff,
+    /// dead, or none — and hide their pending rows until the lease ends, as `claim_sync` does. A
+    /// mentor under another owner's running lease is not taken but reported in `held` (a live
+    /// relay is never overtaken: its write may still land); a lease that ran out unrecorded is
+    /// taken over and the mentor marked `recovered`, as `claim_sync` does; a mentor already pushed
+    /// at its current version with nothing pending is reported in `settled`. One transaction.
+    fn claim_sync_mentors(
+        &self,
+        claim: MentorsClaim,
+    ) -> impl Future<Output = StoreResult<ClaimedMentors>> + Send;
+    /// Which linked mentors of the organisation a break-glass push without `--all` covers: those
+    /// whose pushed version is behind their version or that have pending rows, whatever their
+    /// lease, backoff or dead state; by id.
+    fn unsynced_mentors(
+        &self,
+        org: OrgId,
+    ) -> impl Future<Output = StoreResult<Vec<MentorId>>> + Send;
     /// Record what pushing the claimed mentors did, and end `owner`'s leases on them; one transaction.
     fn record_sync_results(
         &self,

@@ -5,8 +5,9 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
+use domain::MentorId;
 use engine::Engine;
-use engine::sync::{Integration, PassReport, Relay};
+use engine::sync::{BreakGlassProgress, BreakGlassReport, Integration, PushFailure, Relay};
 use secrecy::SecretString;
 use serde_json::json;
 use store::{Org, Store, SyncPriority, SyncSelection};
@@ -16,29 +17,26 @@ use super::{Outcome, store_failed};
 use crate::args::SyncPush;
 use crate::error::CliError;
 
-/// Totals of a push: what was queued, and what the relay's passes did with it.
+/// Totals of a push: what was queued, and what became of every selected mentor.
 #[derive(Debug, Default)]
 struct PushTotals {
     queued: u64,
-    report: PassReport,
+    report: BreakGlassReport,
 }
 
-/// `hlf [##########----------] 500/1000 pushed, 0 failed, 0 not linked`: a progress bar by hand
-/// (one line redrawn with `\r`), so the break-glass tool needs no terminal crate.
+/// `hlf [##########----------] 500/1000 pushed 480, failed 0, not linked 20`: a progress bar by
+/// hand (one line redrawn with `\r`), so the break-glass tool needs no terminal crate.
 fn progress_line(org: &str, totals: &PushTotals) -> String {
     const WIDTH: usize = 20;
-    let done = totals.report.pushed + totals.report.unlinked + totals.report.failed();
-    let queued = usize::try_from(totals.queued)
-        .unwrap_or(usize::MAX)
-        .max(done)
-        .max(1);
-    let filled = WIDTH * done / queued;
+    let done = totals.report.done();
+    let selected = totals.report.selected.max(done).max(1);
+    let filled = WIDTH * done / selected;
     format!(
-        "{org} [{}{}] {done}/{queued} pushed {}, failed {}, not linked {}",
+        "{org} [{}{}] {done}/{selected} pushed {}, failed {}, not linked {}",
         "#".repeat(filled),
         "-".repeat(WIDTH - filled),
         totals.report.pushed,
-        totals.report.failed(),
+        totals.report.failures.len(),
         totals.report.unlinked
     )
 }
@@ -59,6 +57,11 @@ pub fn read_secret_from_stdin() -> Result<SecretString, CliError> {
     Ok(SecretString::from(secret))
 }
 
+/// The break-glass push. Every selected mentor is pushed now, whatever backoff, retry or dead
+/// state the relays left it in; a mentor leased by a running relay is waited for (at most the
+/// lease; see `engine::sync::break_glass` for why it is never taken over) and then pushed
+/// read-before-write. Each selected mentor ends pushed, not linked, or failed with its reason (by
+/// id), and any failure makes the exit code 1.
 pub async fn push<S: Store>(
     engine: Engine<S>,
     integrations: Vec<Arc<Integration>>,
@@ -68,7 +71,7 @@ pub async fn push<S: Store>(
         .listing()
         .map(|l| l.config.clone())
         .unwrap_or_default();
-    let progress = std::io::stderr().is_terminal();
+    let terminal = std::io::stderr().is_terminal();
     let mut reports = Vec::new();
     let mut failed_orgs = Vec::new();
     for integration in integrations {
@@ -78,13 +81,35 @@ pub async fn push<S: Store>(
             (true, None) => (SyncSelection::AllLinked, SyncPriority::High),
             (false, None) => (SyncSelection::Behind, SyncPriority::Normal),
         };
+        // Which mentors this push answers for: one, every linked one, or every linked one not in
+        // sync (behind, or with rows waiting — whatever lease, backoff or dead state they are in).
+        let selected: Vec<MentorId> = match (args.all, args.mentor) {
+            (_, Some(mentor)) => vec![mentor],
+            (true, None) => engine
+                .store()
+                .sync_targets(integration.org)
+                .await
+                .map_err(|e| store_failed("cannot read the linked mentors", e))?
+                .into_iter()
+                .map(|target| target.mentor)
+                .collect(),
+            (false, None) => engine
+                .store()
+                .unsynced_mentors(integration.org)
+                .await
+                .map_err(|e| store_failed("cannot read the mentors to push", e))?,
+        };
+        // Queued too: what this push cannot do, the relays do once they can.
         let mut totals = PushTotals {
             queued: engine
                 .store()
                 .queue_sync(integration.org, selection, priority)
                 .await
                 .map_err(|e| store_failed("cannot queue the mentors", e))?,
-            ..PushTotals::default()
+            report: BreakGlassReport {
+                selected: selected.len(),
+                ..BreakGlassReport::default()
+            },
         };
         // A fresh credential check first: it stops here with a clear message when the secret does
         // not work. With the configured secret it is recorded (and resolves the credentials
@@ -99,11 +124,17 @@ pub async fn push<S: Store>(
                 .map_err(|e| CliError::failed(format!("{}: {e}", org.slug)))?
         };
         if let Err(error) = checked {
-            totals.report.credentials_refused = matches!(
+            totals.report.passes.credentials_refused = matches!(
                 error,
                 dataverse::DataverseError::Unauthorized { .. }
                     | dataverse::DataverseError::Forbidden { .. }
             );
+            for mentor in selected {
+                totals.report.failures.push(PushFailure {
+                    mentor,
+                    reason: "not pushed: the credential check failed".to_owned(),
+                });
+            }
             failed_orgs.push(format!(
                 "{}: the credential check failed: {error}",
                 org.slug
@@ -117,74 +148,110 @@ pub async fn push<S: Store>(
             config.clone(),
             Uuid::new_v4(),
         );
-        loop {
-            let pass = relay
-                .pass()
-                .await
-                .map_err(|e| CliError::failed(format!("{}: {e}", org.slug)))?;
-            let finished = pass.claimed == 0 || pass.credentials_refused;
-            totals.report.absorb(pass);
-            if progress {
-                eprint!("\r{}", progress_line(org.slug.as_str(), &totals));
-                let _ = std::io::stderr().flush();
-            }
-            if finished {
-                break;
-            }
-        }
-        if progress {
+        let slug = org.slug.to_string();
+        let mut told_of_waiting = false;
+        let mut queued_line = PushTotals {
+            queued: totals.queued,
+            report: totals.report.clone(),
+        };
+        totals.report = relay
+            .push_now(selected, |progress| match progress {
+                BreakGlassProgress::Pushed(report) => {
+                    if terminal {
+                        queued_line.report = report.clone();
+                        eprint!("\r{}", progress_line(&slug, &queued_line));
+                        let _ = std::io::stderr().flush();
+                    }
+                }
+                BreakGlassProgress::Waiting {
+                    mentors,
+                    lease_left,
+                } => {
+                    // Said once: the push is waiting, not hanging.
+                    if !told_of_waiting {
+                        told_of_waiting = true;
+                        eprintln!(
+                            "{}{slug}: {mentors} mentor(s) leased by a running relay; waiting for \
+                             its push to finish (lease ends within {} s), then pushing them",
+                            if terminal { "\r" } else { "" },
+                            lease_left.as_secs() + 1
+                        );
+                    }
+                }
+            })
+            .await
+            .map_err(|e| CliError::failed(format!("{}: {e}", org.slug)))?;
+        if terminal {
             eprintln!();
         }
-        if totals.report.failed() > 0 || totals.report.credentials_refused {
+        let report = &totals.report;
+        if !report.failures.is_empty() {
             failed_orgs.push(format!(
                 "{}: {} mentor(s) failed ({} will be retried by the relay, {} dead, {} without a \
                  remote record){}",
                 org.slug,
-                totals.report.failed(),
-                totals.report.retried,
-                totals.report.dead,
-                totals.report.not_found,
-                if totals.report.credentials_refused {
+                report.failures.len(),
+                report.passes.retried,
+                report.passes.dead,
+                report.passes.not_found,
+                if report.passes.credentials_refused {
                     "; credentials were refused"
                 } else {
                     ""
                 }
             ));
         }
-        reports.push((org.slug.to_string(), totals));
+        reports.push((slug, totals));
     }
     let human: Vec<String> = reports
         .iter()
         .map(|(slug, t)| {
             format!(
-                "{slug}: {} queued, {} pushed, {} not linked, {} failed",
+                "{slug}: {} queued, {} pushed, {} not linked, {} failed (of {} selected)",
                 t.queued,
                 t.report.pushed,
                 t.report.unlinked,
-                t.report.failed()
+                t.report.failures.len(),
+                t.report.selected
             )
         })
         .collect();
     let json = json!({
         "orgs": reports.iter().map(|(slug, t)| json!({
             "org": slug,
+            "selected": t.report.selected,
             "queued": t.queued,
             "pushed": t.report.pushed,
             "unlinked": t.report.unlinked,
-            "retried": t.report.retried,
-            "dead": t.report.dead,
-            "not_found": t.report.not_found,
-            "credentials_refused": t.report.credentials_refused,
+            "failed": t.report.failures.len(),
+            "retried": t.report.passes.retried,
+            "dead": t.report.passes.dead,
+            "not_found": t.report.passes.not_found,
+            "credentials_refused": t.report.passes.credentials_refused,
+            "waited_for_relay": t.report.waited_for_relay,
+            "failures": t.report.failures.iter().map(|f| json!({
+                "mentor_id": f.mentor,
+                "reason": f.reason,
+            })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>()
     });
     if failed_orgs.is_empty() {
         Ok(Outcome::report(human.join("\n"), json))
     } else {
         let mut details = failed_orgs;
+        for (slug, t) in &reports {
+            details.extend(
+                t.report
+                    .failures
+                    .iter()
+                    .map(|f| format!("{slug}: mentor {}: {}", f.mentor, f.reason)),
+            );
+        }
         details.extend(human);
-        Err(CliError::Failed {
+        Err(CliError::Incomplete {
             summary: "the push did not reach every mentor".to_owned(),
             details,
+            report: json,
         })
     }
 }
@@ -292,15 +359,21 @@ mod tests {
     #[test]
     fn the_progress_bar_fills_with_what_is_done() {
         let mut totals = PushTotals {
-            queued: 10,
-            ..PushTotals::default()
+            queued: 3,
+            report: BreakGlassReport {
+                selected: 10,
+                ..BreakGlassReport::default()
+            },
         };
         assert_eq!(
             progress_line("hlf", &totals),
             "hlf [--------------------] 0/10 pushed 0, failed 0, not linked 0"
         );
         totals.report.pushed = 4;
-        totals.report.retried = 1;
+        totals.report.failures.push(PushFailure {
+            mentor: MentorId::new(),
+            reason: "refused".to_owned(),
+        });
         assert_eq!(
             progress_line("hlf", &totals),
             "hlf [##########----------] 5/10 pushed 4, failed 1, not linked 0"

@@ -3,6 +3,7 @@
 //! through the [`dataverse`] client.
 
 mod alerts;
+mod break_glass;
 mod credentials;
 mod mapping;
 mod nightly;
@@ -16,9 +17,10 @@ use std::time::Duration;
 use domain::{MentorId, OrgId};
 use store::{SyncPriority, SyncSelection, User};
 
+pub use break_glass::{BreakGlassProgress, BreakGlassReport, PushFailure};
 pub use mapping::{Mapping, StatusColumn, StatusValues};
 pub use nightly::NightlySyncReport;
-pub use relay::{PassReport, Relay};
+pub use relay::{MentorOutcome, PassReport, Relay};
 pub use status::{IntegrationHealth, SyncState, SyncStatusView, sync_state};
 
 use crate::access::{own_organisation, require};

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dataverse::{DataverseError, RecordKey, Update};
+use domain::MentorId;
 use serde_json::{Map, Value};
 use store::{
     ClaimedMentor, DeadReason, Finding, Store, SyncClaim, SyncOutcome, SyncResult, SyncWakeups,
@@ -39,6 +40,23 @@ pub struct PassReport {
     pub credentials_refused: bool,
     /// Sync lag of every confirmed outbox row, from its commit to the push's confirmation.
     pub lag_ms: Vec<i64>,
+    /// What became of each claimed mentor, in claim order.
+    pub outcomes: Vec<(MentorId, MentorOutcome)>,
+}
+
+/// What one pass did with one mentor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MentorOutcome {
+    Pushed,
+    Unlinked,
+    /// Failed; the relay tries again after a backoff. The error says why.
+    Retried(String),
+    /// Given up (a permanent refusal, or the retry budget spent) until someone retries it.
+    Dead(String),
+    /// The remote record does not exist.
+    NotFound(String),
+    /// Put back without an attempt: throttled, or the credentials were refused.
+    Released,
 }
 
 impl PassReport {
@@ -59,15 +77,16 @@ impl PassReport {
         self.released += pass.released;
         self.credentials_refused |= pass.credentials_refused;
         self.lag_ms.extend(pass.lag_ms);
+        self.outcomes.extend(pass.outcomes);
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct Relay<S> {
-    engine: Engine<S>,
-    integration: Arc<Integration>,
-    config: RelayConfig,
-    owner: Uuid,
+    pub(super) engine: Engine<S>,
+    pub(super) integration: Arc<Integration>,
+    pub(super) config: RelayConfig,
+    pub(super) owner: Uuid,
 }
 
 impl<S: Store> Relay<S> {
@@ -170,6 +189,17 @@ impl<S: Store> Relay<S> {
                 lease: self.config.lease,
             })
             .await?;
+        self.push_claimed(claimed).await
+    }
+
+    /// Push the mentors this relay has leased, record what happened (ending the leases), count it
+    /// and raise the alerts it calls for.
+    pub(super) async fn push_claimed(
+        &self,
+        claimed: Vec<ClaimedMentor>,
+    ) -> Result<PassReport, EngineError> {
+        let engine = &self.engine;
+        let org = self.integration.org;
         let mut report = PassReport {
             claimed: claimed.len(),
             ..PassReport::default()
@@ -196,11 +226,23 @@ impl<S: Store> Relay<S> {
                 },
                 Pushed::Failed(error) => self.failure_outcome(mentor, error, &mut refused_detail),
             };
-            match &outcome {
-                SyncOutcome::Pushed { .. } => report.pushed += 1,
-                SyncOutcome::Unlinked { .. } => report.unlinked += 1,
-                SyncOutcome::Retry { .. } => report.retried += 1,
-                SyncOutcome::Released { .. } => report.released += 1,
+            let counted = match &outcome {
+                SyncOutcome::Pushed { .. } => {
+                    report.pushed += 1;
+                    MentorOutcome::Pushed
+                }
+                SyncOutcome::Unlinked { .. } => {
+                    report.unlinked += 1;
+                    MentorOutcome::Unlinked
+                }
+                SyncOutcome::Retry { error, .. } => {
+                    report.retried += 1;
+                    MentorOutcome::Retried(error.clone())
+                }
+                SyncOutcome::Released { .. } => {
+                    report.released += 1;
+                    MentorOutcome::Released
+                }
                 SyncOutcome::Dead {
                     reason: DeadReason::NotFound,
                     error,
@@ -213,12 +255,15 @@ impl<S: Store> Relay<S> {
                         key: error.clone(),
                         count: 1,
                     });
+                    MentorOutcome::NotFound(error.clone())
                 }
                 SyncOutcome::Dead { error, .. } => {
                     report.dead += 1;
                     last_dead_error = Some(error.clone());
+                    MentorOutcome::Dead(error.clone())
                 }
-            }
+            };
+            report.outcomes.push((mentor.mentor, counted));
             results.push(SyncResult {
                 mentor: mentor.mentor,
                 outcome,

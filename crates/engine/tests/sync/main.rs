@@ -3,6 +3,7 @@
 
 extern crate mentor_status_engine as engine;
 
+mod break_glass;
 mod credentials;
 mod faults;
 mod helpers;

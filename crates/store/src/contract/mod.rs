@@ -120,6 +120,7 @@ macro_rules! store_contract_tests {
                 sync_status_counts_the_queue_and_keeps_the_last_credential_check,
                 wake_ups_move_after_a_change_is_queued,
                 confirmed_outbox_rows_are_pruned_after_their_age,
+                a_break_glass_claim_takes_backoff_and_dead_mentors_and_reports_live_leases,
             }
             delivery {
                 notification_emails_follow_the_organisations_setting_and_the_recipients_language,

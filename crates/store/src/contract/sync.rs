@@ -15,8 +15,8 @@ use super::{
     relay, t,
 };
 use crate::{
-    ClaimedMentor, CredentialCheck, DeadReason, DynamicsLink, MentorPatch, Store, SyncClaim,
-    SyncFailure, SyncOutcome, SyncPriority, SyncRecord, SyncResult, SyncSelection,
+    ClaimedMentor, CredentialCheck, DeadReason, DynamicsLink, MentorPatch, MentorsClaim, Store,
+    SyncClaim, SyncFailure, SyncOutcome, SyncPriority, SyncRecord, SyncResult, SyncSelection,
     SyncStatusRecord,
 };
 
@@ -1068,4 +1068,146 @@ pub async fn confirmed_outbox_rows_are_pruned_after_their_age<S: Store>(store: S
         Some(1),
         "what was pushed is remembered"
     );
+}
+
+/// The break-glass claim: the requested mentors now, whatever their rows say — in backoff, dead,
+/// or abandoned by a relay that died — but never one a running relay holds (reported with the time
+/// left), nor one already pushed at its current version (settled), nor another organisation's.
+pub async fn a_break_glass_claim_takes_backoff_and_dead_mentors_and_reports_live_leases<
+    S: Store,
+>(
+    store: S,
+) {
+    let o = org(&store, "hlf").await.id;
+    let other = org(&store, "other").await.id;
+    let a = Uuid::new_v4();
+    let one = |mentor: MentorId, outcome: SyncOutcome| vec![result(mentor, outcome)];
+    let synced = linked_mentor(&store, o, "Synced").await;
+    let leased = claim(&store, o, a, 10).await;
+    store
+        .record_sync_results(o, a, leased.iter().map(pushed).collect())
+        .await
+        .unwrap();
+    let backoff = linked_mentor(&store, o, "Backoff").await;
+    assert_eq!(mentors_of(&claim(&store, o, a, 10).await), vec![backoff]);
+    store
+        .record_sync_results(o, a, one(backoff, retry("503", HOUR)))
+        .await
+        .unwrap();
+    let dead = linked_mentor(&store, o, "Dead").await;
+    assert_eq!(mentors_of(&claim(&store, o, a, 10).await), vec![dead]);
+    let buried = SyncOutcome::Dead {
+        version: 1,
+        reason: DeadReason::Failed,
+        error: "400".into(),
+    };
+    store
+        .record_sync_results(o, a, one(dead, buried))
+        .await
+        .unwrap();
+    let held = linked_mentor(&store, o, "Held").await;
+    let live = Uuid::new_v4();
+    assert_eq!(mentors_of(&claim(&store, o, live, 10).await), vec![held]);
+    // A relay that died at once: its lease has run out unrecorded.
+    let abandoned = linked_mentor(&store, o, "Abandoned").await;
+    let died = store
+        .claim_sync(SyncClaim {
+            lease: Duration::ZERO,
+            ..relay(o, Uuid::new_v4(), 10)
+        })
+        .await
+        .unwrap();
+    assert_eq!(mentors_of(&died), vec![abandoned]);
+    let unlinked = register(&store, o, vec![new_certified("Unlinked", None)]).await[0];
+    let foreign = linked_mentor(&store, other, "Foreign").await;
+
+    let mut unsynced = vec![backoff, dead, held, abandoned];
+    unsynced.sort();
+    assert_eq!(
+        store.unsynced_mentors(o).await.unwrap(),
+        unsynced,
+        "linked and not in sync, whatever holds them; not the synced or unlinked one"
+    );
+
+    let everyone = vec![synced, backoff, dead, held, abandoned, unlinked, foreign];
+    let break_glass = |owner: Uuid, limit: usize| MentorsClaim {
+        org: o,
+        owner,
+        mentors: everyone.clone(),
+        limit,
+        lease: HOUR,
+    };
+    let (z, y) = (Uuid::new_v4(), Uuid::new_v4());
+    let first = store.claim_sync_mentors(break_glass(z, 2)).await.unwrap();
+    let mut takeable = [backoff, dead, abandoned, unlinked];
+    takeable.sort();
+    assert_eq!(
+        mentors_of(&first.claimed),
+        takeable[..2].to_vec(),
+        "up to the limit, by id"
+    );
+    assert_eq!(first.settled, vec![synced]);
+    assert_eq!(first.held.len(), 1, "{first:?}");
+    assert_eq!(first.held[0].0, held);
+    assert!(
+        first.held[0].1 > Duration::from_secs(3000) && first.held[0].1 <= HOUR,
+        "the time left on the running lease: {:?}",
+        first.held[0].1
+    );
+    let rest = store.claim_sync_mentors(break_glass(y, 10)).await.unwrap();
+    assert_eq!(mentors_of(&rest.claimed), takeable[2..].to_vec());
+    let mut held_now: Vec<MentorId> = rest.held.iter().map(|(m, _)| *m).collect();
+    held_now.sort();
+    let mut expected_held = vec![held];
+    expected_held.extend_from_slice(&takeable[..2]);
+    expected_held.sort();
+    assert_eq!(held_now, expected_held, "the first claim's leases hold too");
+    let claimed: Vec<ClaimedMentor> = first.claimed.into_iter().chain(rest.claimed).collect();
+    let of = |id: MentorId| claimed.iter().find(|m| m.mentor == id).unwrap();
+    assert!(of(abandoned).recovered, "a lease that ran out unrecorded");
+    assert!(!of(backoff).recovered && !of(dead).recovered);
+    assert_eq!(of(backoff).attempts, 1);
+    assert_eq!(of(dead).link, sync_of_link(&store, o, dead).await);
+    // What the break-glass claims hold, no relay takes; the live relay's mentor stays its own.
+    assert!(claim(&store, o, Uuid::new_v4(), 10).await.is_empty());
+
+    // Pushed: in sync, backoff and dead state ended.
+    for (owner, mentor) in [
+        (z, takeable[0]),
+        (z, takeable[1]),
+        (y, takeable[2]),
+        (y, takeable[3]),
+    ] {
+        store
+            .record_sync_results(o, owner, vec![pushed(of(mentor))])
+            .await
+            .unwrap();
+    }
+    let sync = sync_of(&store, o, backoff).await;
+    assert_eq!((sync.failure, sync.pushed_version), (None, Some(1)));
+    assert_eq!(sync_of(&store, o, dead).await.failure, None);
+    assert_eq!(store.unsynced_mentors(o).await.unwrap(), vec![held]);
+    // The live relay records a release: the mentor is free to take, not recovered.
+    store
+        .record_sync_results(
+            o,
+            live,
+            one(
+                held,
+                SyncOutcome::Released {
+                    after: Duration::ZERO,
+                },
+            ),
+        )
+        .await
+        .unwrap();
+    let after = store.claim_sync_mentors(break_glass(z, 10)).await.unwrap();
+    assert_eq!(mentors_of(&after.claimed), vec![held]);
+    assert!(!after.claimed[0].recovered);
+    assert!(after.held.is_empty());
+}
+
+async fn sync_of_link<S: Store>(store: &S, org: OrgId, mentor: MentorId) -> Option<DynamicsLink> {
+    let m = store.mentor(org, mentor).await.expect("mentor");
+    DynamicsLink::from_columns(m.dynamics_contact_id, m.dynamics_key)
 }
