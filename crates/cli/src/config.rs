@@ -153,16 +153,17 @@ fn default_thresholds() -> Thresholds {
     Thresholds::standard()
 }
 
+// The engine's defaults, written once there.
 fn default_run_at() -> String {
-    "05:00".to_owned()
+    engine::expiry::RunAt::default().to_string()
 }
 
 fn default_resume_notice_days() -> u16 {
-    3
+    engine::expiry::ExpiryConfig::default().resume_notice_days
 }
 
 fn default_batch_size() -> usize {
-    2000
+    engine::expiry::ExpiryConfig::default().batch_size
 }
 
 fn default_parallel_orgs() -> usize {

@@ -28,6 +28,12 @@ impl RunAt {
     }
 }
 
+impl std::fmt::Display for RunAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.format("%H:%M"))
+    }
+}
+
 impl Default for RunAt {
     fn default() -> Self {
         Self(NaiveTime::from_hms_opt(5, 0, 0).expect("valid time"))
@@ -83,5 +89,11 @@ mod tests {
             assert!(err.contains("daylight saving"), "{err}");
         }
         assert!(RunAt::parse("5 o'clock").unwrap_err().contains("HH:MM"));
+    }
+
+    #[test]
+    fn run_at_is_written_as_it_is_read() {
+        assert_eq!(RunAt::default().to_string(), "05:00");
+        assert_eq!(RunAt::parse("21:05").unwrap().to_string(), "21:05");
     }
 }
