@@ -8,6 +8,7 @@ pub mod certification;
 pub mod error;
 pub mod ids;
 pub mod locale;
+pub mod redact;
 pub mod reminders;
 pub mod role;
 pub mod status;

@@ -278,6 +278,8 @@ impl<S: Store> EmailSender<S> {
     }
 
     async fn open_dead_alert(&self, job: &EmailJob, error: &str) -> Result<(), EngineError> {
+        // A mail server's refusal often quotes the recipient: alerts and logs are read by many.
+        let error = domain::redact::email_addresses(error);
         let org = job.org.as_ref().map(|o| o.id);
         let scope = org.map_or_else(|| "deployment".to_owned(), |o| o.to_string());
         let opened = self

@@ -45,6 +45,8 @@ impl<S: Store> Engine<S> {
         alert: SyncAlert,
         summary: String,
     ) -> Result<(), EngineError> {
+        // Dynamics' error texts may quote a contact's address: alerts are read by many.
+        let summary = domain::redact::email_addresses(&summary);
         let opened = self
             .store()
             .open_alert(NewAlert {

@@ -201,7 +201,50 @@ async fn emails_backing_up_open_an_alert_that_resolves_when_they_flow<B: TestBac
     );
 }
 
+/// A mail server's refusal that quotes the recipient opens an alert without the address: neither the
+/// stored alert nor the webhook's post names the person, only what went wrong.
+async fn a_refused_recipients_address_reaches_neither_the_alert_nor_the_webhook<B: TestBackend>() {
+    let world = world::<B>().await;
+    world.mentor("Per Berg", "gone@hlf.no", "2026-07-24").await;
+    world.sink.faults().reject_recipient("gone@hlf.no");
+    let sender = world.sender(quick_retries());
+    world.run_expiry().await;
+    world.drain(&sender).await;
+    assert_eq!(
+        world.sink.stats().recipients_rejected,
+        1,
+        "the refusal happened"
+    );
+
+    let stored = world
+        .store
+        .alerts(world.org.id, true, 10, None)
+        .await
+        .unwrap();
+    assert_eq!(stored.items.len(), 1, "{stored:?}");
+    let summary = &stored.items[0].summary;
+    assert!(
+        summary.contains("550") && summary.contains("[address]"),
+        "{summary}"
+    );
+    assert!(!summary.contains("gone@hlf.no"), "{summary}");
+
+    let receiver = WebhookReceiver::start(0).await;
+    let webhook = webhook_to(&world, &receiver);
+    queue(&world, None).queue_due().await.unwrap();
+    while webhook.pass().await.unwrap().claimed > 0 {}
+    let posts = receiver.posts();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    let body = posts[0].to_string();
+    assert!(body.contains("550"), "{body}");
+    assert!(
+        !body.contains("gone@hlf.no") && !body.contains("Per Berg"),
+        "{body}"
+    );
+}
+
 testkit::on_both_backends!(
+    a_refused_recipients_address_reaches_neither_the_alert_nor_the_webhook,
     emails_backing_up_open_an_alert_that_resolves_when_they_flow,
     alerts_reach_the_webhook_opened_reminded_and_resolved_once_each,
     alerts_are_emailed_to_the_operations_address,
