@@ -50,5 +50,5 @@ pub(crate) fn mentor_of_own_organisation(user: &User, id: MentorId) -> Target {
 
 /// Whether `user` is the mentor `mentor` themself.
 pub(crate) fn owns(user: &User, mentor: MentorId) -> bool {
-    user.role == domain::Role::Mentor && user.mentor_id == Some(mentor)
+    principal(user).speaks_for(mentor)
 }

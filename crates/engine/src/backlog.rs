@@ -88,20 +88,15 @@ impl<S: Store> Engine<S> {
         let at = self.clock().now();
         match summary {
             Some(summary) => {
-                let opened = self
-                    .store()
-                    .open_alert(NewAlert {
-                        org: Some(org.id),
-                        kind: kind.to_owned(),
-                        severity: Severity::Warning,
-                        dedupe_key,
-                        summary: summary.clone(),
-                        at,
-                    })
-                    .await?;
-                if opened.newly_opened {
-                    tracing::error!(org = %org.slug, kind, %summary, "alert opened");
-                }
+                self.raise_alert(NewAlert {
+                    org: Some(org.id),
+                    kind: kind.to_owned(),
+                    severity: Severity::Warning,
+                    dedupe_key,
+                    summary,
+                    at,
+                })
+                .await?;
             }
             None => {
                 if self.store().resolve_alert(&dedupe_key, at).await?.is_some() {

@@ -17,6 +17,7 @@ pub mod metrics;
 mod notices;
 mod org_clock;
 mod orgs;
+mod raise_alert;
 mod requests;
 pub mod scheduler;
 pub mod sign_in;

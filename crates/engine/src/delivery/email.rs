@@ -278,14 +278,10 @@ impl<S: Store> EmailSender<S> {
     }
 
     async fn open_dead_alert(&self, job: &EmailJob, error: &str) -> Result<(), EngineError> {
-        // A mail server's refusal often quotes the recipient: alerts and logs are read by many.
-        let error = domain::redact::email_addresses(error);
         let org = job.org.as_ref().map(|o| o.id);
         let scope = org.map_or_else(|| "deployment".to_owned(), |o| o.to_string());
-        let opened = self
-            .engine
-            .store()
-            .open_alert(NewAlert {
+        self.engine
+            .raise_alert(NewAlert {
                 org,
                 kind: EMAIL_DEAD_ALERT.to_owned(),
                 severity: Severity::Warning,
@@ -294,9 +290,6 @@ impl<S: Store> EmailSender<S> {
                 at: self.engine.clock().now(),
             })
             .await?;
-        if opened.newly_opened {
-            tracing::error!(kind = %job.kind, %error, "email dead; alert opened");
-        }
         Ok(())
     }
 }

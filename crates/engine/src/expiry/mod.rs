@@ -296,20 +296,15 @@ impl<S: Store> Engine<S> {
         self.store()
             .record_findings(org.id, Some(run), findings, at)
             .await?;
-        let opened = self
-            .store()
-            .open_alert(NewAlert {
-                org: Some(org.id),
-                kind: "duplicate_effects".to_owned(),
-                severity: Severity::Critical,
-                dedupe_key,
-                summary: summary.clone(),
-                at,
-            })
-            .await?;
-        if opened.newly_opened {
-            tracing::error!(org = %org.slug, %summary, "compensation check found duplicate effects");
-        }
+        self.raise_alert(NewAlert {
+            org: Some(org.id),
+            kind: "duplicate_effects".to_owned(),
+            severity: Severity::Critical,
+            dedupe_key,
+            summary,
+            at,
+        })
+        .await?;
         Ok(count)
     }
 }

@@ -45,22 +45,15 @@ impl<S: Store> Engine<S> {
         alert: SyncAlert,
         summary: String,
     ) -> Result<(), EngineError> {
-        // Dynamics' error texts may quote a contact's address: alerts are read by many.
-        let summary = domain::redact::email_addresses(&summary);
-        let opened = self
-            .store()
-            .open_alert(NewAlert {
-                org: Some(org),
-                kind: alert.kind().to_owned(),
-                severity: alert.severity(),
-                dedupe_key: alert.dedupe_key(org),
-                summary: summary.clone(),
-                at: self.clock().now(),
-            })
-            .await?;
-        if opened.newly_opened {
-            tracing::error!(%org, kind = alert.kind(), %summary, "alert opened");
-        }
+        self.raise_alert(NewAlert {
+            org: Some(org),
+            kind: alert.kind().to_owned(),
+            severity: alert.severity(),
+            dedupe_key: alert.dedupe_key(org),
+            summary,
+            at: self.clock().now(),
+        })
+        .await?;
         Ok(())
     }
 
