@@ -14,6 +14,13 @@ pub struct Principal {
     pub mentor: Option<MentorId>,
 }
 
+impl Principal {
+    /// Whether this is the mentor `mentor`'s own login.
+    pub fn speaks_for(&self, mentor: MentorId) -> bool {
+        self.role == Role::Mentor && self.mentor == Some(mentor)
+    }
+}
+
 /// What is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
@@ -65,8 +72,7 @@ pub fn decide(principal: &Principal, permission: Permission, target: Target) -> 
         return Err(Denied::OtherOrganisation);
     }
     let role = principal.role;
-    let own = matches!(target, Target::Mentor { id, .. }
-        if role == Role::Mentor && principal.mentor == Some(id));
+    let own = matches!(target, Target::Mentor { id, .. } if principal.speaks_for(id));
     let allowed = match (permission, target) {
         (Permission::SeeMentor, Target::Mentor { .. }) => manages(role) || own,
         (Permission::Request(kind), Target::Mentor { .. }) => match kind {
