@@ -13,6 +13,7 @@ use domain::{
     OrgTimeZone, Reason, Role, SystemClock, business_date,
 };
 use engine::Engine;
+use engine::sign_in::random_token;
 use engine::sync::{Integration, Mapping};
 use secrecy::{ExposeSecret, SecretString};
 use store::{
@@ -155,27 +156,15 @@ pub async fn prepare<S: Store>(
     })
 }
 
-/// A signing secret for this run only (from the operating system's randomness), when none is set.
+/// A signing secret for this run only (256 random bits), when none is set.
 fn generated_secret() -> SecretString {
-    let random: String = (0..3)
-        .map(|_| uuid::Uuid::new_v4().simple().to_string())
-        .collect();
-    SecretString::from(random)
+    SecretString::from(random_token())
 }
 
-/// A password to type or paste: 20 random hexadecimal digits (from a v4 uuid, whose 13th digit is
-/// fixed) in groups of five.
+/// A password to type or paste: the first 20 characters of a random token, in groups of five.
 fn generated_password() -> SecretString {
-    let hex: Vec<char> = uuid::Uuid::new_v4()
-        .simple()
-        .to_string()
-        .chars()
-        .enumerate()
-        .filter(|(i, _)| *i != 12)
-        .map(|(_, c)| c)
-        .take(20)
-        .collect();
-    let groups: Vec<String> = hex.chunks(5).map(|g| g.iter().collect()).collect();
+    let token: Vec<char> = random_token().chars().take(20).collect();
+    let groups: Vec<String> = token.chunks(5).map(|g| g.iter().collect()).collect();
     SecretString::from(groups.join("-"))
 }
 
